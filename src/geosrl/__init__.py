@@ -1,0 +1,20 @@
+"""geosrl — spatial representation learning in pure PyTorch.
+
+Locations are tensors ``(..., 2)`` of ``(lon, lat)`` in degrees (WGS84).
+"""
+
+from .coords import CoordinateError, validate_lonlat
+from .model import LocationEncoder, create_encoder
+from .registry import create_positional_encoding, list_encoders
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "CoordinateError",
+    "LocationEncoder",
+    "create_encoder",
+    "create_positional_encoding",
+    "list_encoders",
+    "validate_lonlat",
+    "__version__",
+]

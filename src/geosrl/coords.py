@@ -1,0 +1,99 @@
+"""Coordinate convention and validation.
+
+geosrl takes locations as tensors ``(..., 2)`` of ``(lon, lat)`` in degrees (WGS84, EPSG:4326),
+lon in [-180, 180], lat in [-90, 90]. Values outside these ranges are rejected, never wrapped or
+clipped.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+__all__ = [
+    "CoordinateError",
+    "check_lonlat_shape",
+    "validate_lonlat",
+    "lonlat_to_radians",
+    "lonlat_to_xyz",
+]
+
+DEG2RAD = math.pi / 180.0
+
+
+class CoordinateError(ValueError):
+    """Raised for coordinates that break the ``(lon, lat)``-degrees convention."""
+
+
+def check_lonlat_shape(lonlat: torch.Tensor) -> None:
+    """Check type, dtype and last dimension (no device sync)."""
+    if not isinstance(lonlat, torch.Tensor):
+        raise CoordinateError(
+            f"expected a torch.Tensor of shape (..., 2) with (lon, lat) in degrees, got {type(lonlat).__name__}; "
+            "wrap your data with torch.as_tensor(x, dtype=torch.float64)"
+        )
+    if lonlat.ndim == 0 or lonlat.shape[-1] != 2:
+        raise CoordinateError(
+            f"expected shape (..., 2) with (lon, lat) in degrees, got shape {tuple(lonlat.shape)}"
+        )
+    if not lonlat.is_floating_point():
+        raise CoordinateError(
+            f"expected a floating-point tensor of (lon, lat) degrees, got dtype {lonlat.dtype}; "
+            "convert with .double() (or .float())"
+        )
+
+
+def validate_lonlat(lonlat: torch.Tensor) -> None:
+    """Validate a ``(..., 2)`` tensor of ``(lon, lat)`` degrees; raise :class:`CoordinateError`.
+
+    Checks (one device-to-host sync): finite values, |lat| <= 90, |lon| <= 180, and a likely
+    (lat, lon) swap (all |first column| <= 90 while some |second column| > 90). Empty tensors pass.
+    """
+    check_lonlat_shape(lonlat)
+    if lonlat.numel() == 0:
+        return
+    flat = lonlat.detach().reshape(-1, 2)
+    lon, lat = flat[:, 0], flat[:, 1]
+    abs_lon, abs_lat = lon.abs(), lat.abs()
+    stats = torch.stack(
+        [
+            (~torch.isfinite(flat)).any(1).sum(),
+            (abs_lat > 90).sum(),
+            (abs_lon > 180).sum(),
+            (abs_lon <= 90).all().to(torch.int64),
+        ]
+    ).tolist()
+    n_nonfinite, n_bad_lat, n_bad_lon, first_within_90 = stats
+    if n_nonfinite:
+        raise CoordinateError(
+            f"{n_nonfinite} location(s) contain NaN or inf; drop or impute them before encoding"
+        )
+    if n_bad_lat:
+        if first_within_90 and n_bad_lon == 0:
+            raise CoordinateError(
+                f"{n_bad_lat} latitude value(s) exceed 90 degrees while every first-column value is within "
+                "[-90, 90]: the columns look swapped. geosrl expects (lon, lat) order; "
+                "use x.flip(-1) to convert (lat, lon) input"
+            )
+        raise CoordinateError(
+            f"{n_bad_lat} latitude value(s) outside [-90, 90] degrees (column 1 must be latitude in degrees; "
+            "radians or projected coordinates are not accepted)"
+        )
+    if n_bad_lon:
+        raise CoordinateError(
+            f"{n_bad_lon} longitude value(s) outside [-180, 180] degrees; geosrl does not wrap silently: "
+            "wrap explicitly with ((lon + 180) % 360) - 180 if that is what you mean"
+        )
+
+
+def lonlat_to_radians(lonlat: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Return ``(lon_rad, lat_rad)``, each ``(...)``, from ``(..., 2)`` degrees."""
+    return lonlat[..., 0] * DEG2RAD, lonlat[..., 1] * DEG2RAD
+
+
+def lonlat_to_xyz(lonlat: torch.Tensor) -> torch.Tensor:
+    """Unit-sphere Cartesian coordinates ``(..., 3)`` = (cos φ cos θ, cos φ sin θ, sin φ)."""
+    lon, lat = lonlat_to_radians(lonlat)
+    cos_lat = torch.cos(lat)
+    return torch.stack([cos_lat * torch.cos(lon), cos_lat * torch.sin(lon), torch.sin(lat)], dim=-1)

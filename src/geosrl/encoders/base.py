@@ -1,0 +1,122 @@
+"""Base class for position encodings and shared numerics (frequency schedules, sin/cos of phases)."""
+
+from __future__ import annotations
+
+import math
+from typing import Sequence
+
+import torch
+from torch import nn
+
+from ..coords import DEG2RAD, check_lonlat_shape, validate_lonlat
+
+__all__ = ["PositionEncoding", "geometric_frequencies", "legacy_single_scale_frequencies", "scaled_sincos"]
+
+TWO_PI = 2.0 * math.pi
+
+
+class PositionEncoding(nn.Module):
+    """A position encoding ``(..., 2)`` (lon, lat) degrees → ``(..., output_dim)``.
+
+    Subclasses implement :meth:`encode` in pure torch and set ``output_dim``. Buffers named in
+    ``_keep_dtype`` (float64 frequencies, random matrices, anchors) only change device under
+    ``.to()``, ``.float()`` or ``.half()``, so phases stay accurate whatever the working dtype.
+
+    Args:
+        validate: check coordinates on every call (one device-to-host sync). ``False`` skips the
+            value checks for hot loops and ``torch.compile``; shape and dtype checks always run.
+    """
+
+    output_dim: int
+    registry_name: str = ""
+    native_net: str = "ffn"
+    #: names of buffers that keep their dtype when the module is cast
+    _keep_dtype: tuple[str, ...] = ()
+
+    def __init__(self, validate: bool = True) -> None:
+        super().__init__()
+        self.validate = bool(validate)
+
+    def forward(self, lonlat: torch.Tensor) -> torch.Tensor:
+        check_lonlat_shape(lonlat)
+        if self.validate:
+            validate_lonlat(lonlat)
+        return self.encode(lonlat)
+
+    def encode(self, lonlat: torch.Tensor) -> torch.Tensor:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def register_float64(self, name: str, values: torch.Tensor | Sequence[float], persistent: bool = False) -> None:
+        """Register a float64 buffer that keeps its dtype under module casts."""
+        self.register_buffer(name, torch.as_tensor(values, dtype=torch.float64).clone(), persistent=persistent)
+        self._keep_dtype = tuple(self._keep_dtype) + (name,)
+
+    def _apply(self, fn, recurse: bool = True):  # type: ignore[override]
+        kept = {n: self._buffers[n] for n in self._keep_dtype if self._buffers.get(n) is not None}
+        super()._apply(fn, recurse)
+        for n, old in kept.items():
+            new = self._buffers[n]
+            if new is not None and new.dtype != old.dtype:
+                self._buffers[n] = old.to(device=new.device)
+        return self
+
+    def extra_repr(self) -> str:
+        return f"output_dim={self.output_dim}, validate={self.validate}"
+
+
+def geometric_frequencies(frequency_num: int, min_radius: float, max_radius: float) -> torch.Tensor:
+    """TorchSpatial's geometric schedule: ω_s = 1/λ_s, λ_s = λ_min·(λ_max/λ_min)^(s/(S−1)).
+
+    Returns a float64 tensor ``(S,)``; ω_0 = 1/λ_min (finest), ω_{S−1} = 1/λ_max (coarsest).
+    S = 1 is allowed only when ``min_radius == max_radius``.
+    """
+    _check_schedule(frequency_num, min_radius, max_radius)
+    if frequency_num == 1:
+        return torch.tensor([1.0 / min_radius], dtype=torch.float64)
+    s = torch.arange(frequency_num, dtype=torch.float64)
+    radii = min_radius * (max_radius / min_radius) ** (s / (frequency_num - 1))
+    return 1.0 / radii
+
+
+def legacy_single_scale_frequencies(frequency_num: int, max_radius: float) -> torch.Tensor:
+    """TorchSpatial's sphereM+/dfs schedule (defect B4): ω_s = λ_max^(−s/(S−1)), λ_min ignored."""
+    if frequency_num < 1:
+        raise ValueError(f"frequency_num must be >= 1, got {frequency_num}")
+    if frequency_num == 1:
+        return torch.ones(1, dtype=torch.float64)
+    s = torch.arange(frequency_num, dtype=torch.float64)
+    return float(max_radius) ** (-s / (frequency_num - 1))
+
+
+def _check_schedule(frequency_num: int, min_radius: float, max_radius: float) -> None:
+    if int(frequency_num) != frequency_num or frequency_num < 1:
+        raise ValueError(f"frequency_num must be a positive integer, got {frequency_num}")
+    if not (min_radius > 0 and max_radius > 0 and math.isfinite(min_radius) and math.isfinite(max_radius)):
+        raise ValueError(f"min_radius and max_radius must be positive and finite, got {min_radius}, {max_radius}")
+    if min_radius > max_radius:
+        raise ValueError(f"min_radius ({min_radius}) must not exceed max_radius ({max_radius})")
+    if frequency_num == 1 and min_radius != max_radius:
+        raise ValueError("frequency_num = 1 needs min_radius == max_radius (one scale)")
+
+
+def scaled_sincos(
+    values: torch.Tensor, omega: torch.Tensor, out_dtype: torch.dtype | None = None
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """``sin`` and ``cos`` of the phases ``values[..., None] * omega``, shape ``(..., S)``.
+
+    The phase is formed in float64 from ``values`` (any float dtype, ``(...)``) and the float64
+    ``omega`` ``(S,)``. For a lower-precision output dtype it is range-reduced to [−π, π) in
+    float64 before the cast, so large phases (ω·x ~ 10³–10⁶ rad) stay accurate in float32.
+    Outputs have ``out_dtype`` (default: the dtype of ``values``).
+    """
+    out_dtype = values.dtype if out_dtype is None else out_dtype
+    phase = values.to(torch.float64).unsqueeze(-1) * omega
+    if out_dtype != torch.float64:
+        phase = (torch.remainder(phase + math.pi, TWO_PI) - math.pi).to(out_dtype)
+    return torch.sin(phase), torch.cos(phase)
+
+
+def deg_sincos(values_deg: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """``sin``/``cos`` of an angle given in degrees, shape ``(...)``, in the input dtype."""
+    rad = values_deg * DEG2RAD
+    return torch.sin(rad), torch.cos(rad)

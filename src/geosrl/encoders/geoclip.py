@@ -1,0 +1,78 @@
+"""``geoclip_rff``: Equal Earth projection + multi-σ random Fourier features (GeoCLIP, NeurIPS 2023)."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+from ..coords import DEG2RAD
+from ..registry import register_encoder
+from .base import PositionEncoding, scaled_sincos
+
+_A1, _A2, _A3, _A4 = 1.340264, -0.081106, 0.000893, 0.003796
+_SF = 66.50336
+
+
+def equal_earth(lonlat: torch.Tensor) -> torch.Tensor:
+    """GeoCLIP's scaled Equal Earth projection ``(..., 2)`` → ``(..., 2)``: x ∈ [−1, 1], y ∈ [−0.4867, 0.4867].
+
+    Float64 in, float64 out (the caller casts).
+    """
+    lon, lat = lonlat[..., 0] * DEG2RAD, lonlat[..., 1] * DEG2RAD
+    eta = torch.asin(math.sqrt(3.0) / 2.0 * torch.sin(lat))
+    eta2 = eta * eta
+    eta6 = eta2 * eta2 * eta2
+    denom = 3.0 * (9.0 * _A4 * eta6 * eta2 + 7.0 * _A3 * eta6 + 3.0 * _A2 * eta2 + _A1)
+    x = 2.0 * math.sqrt(3.0) * lon * torch.cos(eta) / denom
+    y = eta * (_A4 * eta6 * eta2 + _A3 * eta6 + _A2 * eta2 + _A1)
+    return torch.stack([x, y], dim=-1) * (_SF / 180.0)
+
+
+@register_encoder("geoclip_rff")
+class GeoCLIPRFFEncoding(PositionEncoding):
+    """v = EqualEarth(lon, lat); per σ_i: γ_i(v) = [cos(2π B_i v) | sin(2π B_i v)], B_i ∈ ℝ^{F×2}, B ~ N(0, σ_i²).
+
+    Output 2F per σ, blocks in σ order (default σ = 2⁰, 2⁴, 2⁸ and F = 256 → 1536 columns; block i is
+    columns [2F·i, 2F·(i+1)), cos first). The B_i are seeded buffers (``b0``, ``b1``, … each ``(F, 2)``),
+    so GeoCLIP's released matrices load into them. Not periodic; each pole is a line.
+
+    Args:
+        sigmas: the RFF scales σ_i.
+        num_frequencies: F, frequencies per σ (default 256).
+        seed: seed of the B_i.
+    """
+
+    native_net = "geoclip"
+
+    def __init__(
+        self,
+        sigmas: tuple[float, ...] = (2.0**0, 2.0**4, 2.0**8),
+        num_frequencies: int = 256,
+        seed: int = 0,
+        validate: bool = True,
+    ) -> None:
+        super().__init__(validate)
+        if len(sigmas) < 1 or any(not s > 0 for s in sigmas):
+            raise ValueError(f"sigmas must be positive, got {sigmas}")
+        self.sigmas = tuple(float(s) for s in sigmas)
+        self.num_frequencies = int(num_frequencies)
+        self.output_dim = 2 * self.num_frequencies * len(self.sigmas)
+        gen = torch.Generator().manual_seed(int(seed))
+        for i, s in enumerate(self.sigmas):
+            b = torch.randn(self.num_frequencies, 2, generator=gen, dtype=torch.float64) * s
+            self.register_float64(f"b{i}", b.to(torch.float32).double(), persistent=True)
+        self.register_float64("two_pi", [2.0 * math.pi])
+
+    @property
+    def branch_dim(self) -> int:
+        return 2 * self.num_frequencies
+
+    def encode(self, lonlat: torch.Tensor) -> torch.Tensor:
+        v = equal_earth(lonlat.to(torch.float64))  # (..., 2)
+        b = torch.cat([getattr(self, f"b{i}") for i in range(len(self.sigmas))], dim=0)  # (nσ·F, 2)
+        proj = v @ b.T  # (..., nσ·F), phase = 2π·proj
+        sin, cos = scaled_sincos(proj, self.two_pi, lonlat.dtype)
+        cos = cos.squeeze(-1).unflatten(-1, (len(self.sigmas), self.num_frequencies))
+        sin = sin.squeeze(-1).unflatten(-1, (len(self.sigmas), self.num_frequencies))
+        return torch.cat([cos, sin], dim=-1).flatten(-2)

@@ -1,0 +1,97 @@
+"""``rbf``: Gaussian radial basis functions around anchor locations."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+from ..coords import DEG2RAD, validate_lonlat
+from ..registry import register_encoder
+from .base import PositionEncoding
+
+_DISTANCES = ("great_circle", "euclidean_deg")
+
+
+def uniform_sphere_lonlat(n: int, seed: int = 0, dtype: torch.dtype = torch.float64) -> torch.Tensor:
+    """``n`` points uniform on the sphere, ``(n, 2)`` (lon, lat) degrees, from a seeded generator."""
+    gen = torch.Generator().manual_seed(int(seed))
+    u = torch.rand(n, 2, generator=gen, dtype=torch.float64)
+    lon = 360.0 * u[:, 0] - 180.0
+    lat = torch.rad2deg(torch.asin(2.0 * u[:, 1] - 1.0))
+    return torch.stack([lon, lat], dim=-1).to(dtype)
+
+
+@register_encoder("rbf")
+class RBFEncoding(PositionEncoding):
+    """PE_m(x) = exp(−d(x, a_m)² / (2σ²)), m = 1…M; output M.
+
+    Args:
+        num_anchors: M (used when ``anchors`` is None: M seeded points uniform on the sphere).
+        kernel_size_deg: σ in degrees (default 2° ≈ 222 km of great-circle distance).
+        anchors: optional ``(M, 2)`` (lon, lat) degrees, used as given (e.g. training locations).
+        distance: ``"great_circle"`` (angle in degrees, periodic and pole-consistent) or
+            ``"euclidean_deg"`` (TorchSpatial: Euclidean distance on raw degrees, no dateline wrap).
+        seed: seed for the default anchors.
+    """
+
+    def __init__(
+        self,
+        num_anchors: int = 200,
+        kernel_size_deg: float = 2.0,
+        anchors: torch.Tensor | None = None,
+        distance: str = "great_circle",
+        seed: int = 0,
+        validate: bool = True,
+    ) -> None:
+        super().__init__(validate)
+        if distance not in _DISTANCES:
+            raise ValueError(f"distance must be one of {_DISTANCES}, got {distance!r}")
+        if not kernel_size_deg > 0:
+            raise ValueError(f"kernel_size_deg must be positive, got {kernel_size_deg}")
+        if anchors is None:
+            if int(num_anchors) < 1:
+                raise ValueError(f"num_anchors must be >= 1, got {num_anchors}")
+            anchors = uniform_sphere_lonlat(int(num_anchors), seed)
+        else:
+            anchors = torch.as_tensor(anchors, dtype=torch.float64)
+            if anchors.ndim != 2 or anchors.shape[0] < 1:
+                raise ValueError(f"anchors must have shape (M, 2), got {tuple(anchors.shape)}")
+            validate_lonlat(anchors)
+        self.distance = distance
+        self.kernel_size_deg = float(kernel_size_deg)
+        self.output_dim = int(anchors.shape[0])
+        self.register_float64("anchors", anchors, persistent=True)
+
+    @classmethod
+    def from_locations(cls, lonlat: torch.Tensor, num_anchors: int = 200, seed: int = 0, **kwargs) -> "RBFEncoding":
+        """Anchors = ``num_anchors`` of the given ``(N, 2)`` locations, drawn with a seeded generator
+        (without replacement, or with replacement when N < num_anchors), as TorchSpatial does."""
+        lonlat = torch.as_tensor(lonlat, dtype=torch.float64).reshape(-1, 2)
+        validate_lonlat(lonlat)
+        gen = torch.Generator().manual_seed(int(seed))
+        n = lonlat.shape[0]
+        if n == 0:
+            raise ValueError("from_locations needs at least one location")
+        if n >= num_anchors:
+            idx = torch.randperm(n, generator=gen)[:num_anchors]
+        else:
+            idx = torch.randint(n, (num_anchors,), generator=gen)
+        return cls(anchors=lonlat[idx], **kwargs)
+
+    def squared_distance_deg(self, lonlat: torch.Tensor) -> torch.Tensor:
+        """Squared distance ``(..., M)`` in degrees² between each location and each anchor."""
+        x = lonlat.to(torch.float64).unsqueeze(-2)  # (..., 1, 2)
+        a = self.anchors
+        if self.distance == "euclidean_deg":
+            return ((x - a) ** 2).sum(-1)
+        lon1, lat1 = x[..., 0] * DEG2RAD, x[..., 1] * DEG2RAD
+        lon2, lat2 = a[:, 0] * DEG2RAD, a[:, 1] * DEG2RAD
+        hav = torch.sin((lat1 - lat2) / 2) ** 2 + torch.cos(lat1) * torch.cos(lat2) * torch.sin((lon1 - lon2) / 2) ** 2
+        # clamp keeps sqrt differentiable at an anchor (true gradient there is 0)
+        angle = 2.0 * torch.asin(torch.sqrt(hav.clamp(1e-30, 1.0)))
+        return (angle / DEG2RAD) ** 2
+
+    def encode(self, lonlat: torch.Tensor) -> torch.Tensor:
+        d2 = self.squared_distance_deg(lonlat)
+        return torch.exp(-d2 / (2.0 * self.kernel_size_deg**2)).to(lonlat.dtype)

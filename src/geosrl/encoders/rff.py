@@ -1,0 +1,60 @@
+"""``rff``: random Fourier features of normalised (lon, lat) (Rahimi & Recht; TorchSpatial ``rff``)."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+from ..registry import register_encoder
+from .base import PositionEncoding
+
+
+@register_encoder("rff")
+class RFFEncoding(PositionEncoding):
+    """PE_d = √(2/D)·cos(ω_dᵀx̃ + b_d), x̃ = (lon/180, lat/90), ω_d ~ N(0, v·I₂), b_d ~ U(0, 2π).
+
+    The kernel approximated is exp(−v‖x̃ − ỹ‖²/2). Not periodic in longitude.
+
+    Args:
+        frequency_num: D, the number of features (output_dim), default 64.
+        omega_var: v, the variance of ω (default 16 on the global extent). ``omega_std`` = √v may
+            be given instead.
+        extent: (x_min, x_max, y_min, y_max) degrees mapped to [−1, 1]² (default global).
+        seed: seed of ω and b (buffers, saved in the state dict).
+    """
+
+    def __init__(
+        self,
+        frequency_num: int = 64,
+        omega_var: float | None = None,
+        omega_std: float | None = None,
+        extent: tuple[float, float, float, float] = (-180.0, 180.0, -90.0, 90.0),
+        seed: int = 0,
+        validate: bool = True,
+    ) -> None:
+        super().__init__(validate)
+        if omega_var is not None and omega_std is not None:
+            raise ValueError("give omega_var or omega_std, not both")
+        if omega_std is not None:
+            omega_var = float(omega_std) ** 2
+        omega_var = 16.0 if omega_var is None else float(omega_var)
+        if not omega_var > 0:
+            raise ValueError(f"omega_var must be positive, got {omega_var}")
+        if int(frequency_num) < 1:
+            raise ValueError(f"frequency_num must be >= 1, got {frequency_num}")
+        x_min, x_max, y_min, y_max = (float(v) for v in extent)
+        self.omega_var = omega_var
+        self.output_dim = int(frequency_num)
+        gen = torch.Generator().manual_seed(int(seed))
+        dirvec = torch.randn(2, self.output_dim, generator=gen, dtype=torch.float64) * math.sqrt(omega_var)
+        shift = torch.rand(self.output_dim, generator=gen, dtype=torch.float64) * (2.0 * math.pi)
+        self.register_float64("dirvec", dirvec, persistent=True)
+        self.register_float64("shift", shift, persistent=True)
+        self.register_float64("center", [(x_max + x_min) / 2, (y_max + y_min) / 2])
+        self.register_float64("half_width", [(x_max - x_min) / 2, (y_max - y_min) / 2])
+
+    def encode(self, lonlat: torch.Tensor) -> torch.Tensor:
+        x = (lonlat.to(torch.float64) - self.center) / self.half_width
+        phase = x @ self.dirvec + self.shift
+        return (math.sqrt(2.0 / self.output_dim) * torch.cos(phase)).to(lonlat.dtype)

@@ -1,0 +1,71 @@
+"""``tile``: learnable embedding per grid cell (TorchSpatial ``tile_ffn``, with its one-cell defect B3 fixed)."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+from ..registry import register_encoder
+from .base import PositionEncoding
+
+
+@register_encoder("tile")
+class TileEncoding(PositionEncoding):
+    """Grid-cell lookup: cell (row, col) of a regular lon/lat grid → learnable vector ``(D,)``.
+
+    ``n_col = ceil((x_max − x_min)/Δ)``, ``n_row = ceil((y_max − y_min)/Δ)``,
+    ``col = clip(floor((lon − x_min)/Δ), 0, n_col − 1)`` (same for rows), index ``row·n_col + col``.
+    Embeddings are initialised N(0, (1/D)²). Degrees throughout.
+
+    Args:
+        cell_size_deg: cell size Δ in degrees (default 1° → 360 × 180 = 64,800 cells).
+        embed_dim: D, the embedding length (output_dim).
+        extent: (x_min, x_max, y_min, y_max) in degrees; default global.
+        max_cells: refuse grids with more cells than this (memory guard).
+        legacy_single_cell: reproduce TorchSpatial's shipped behaviour (one cell for the whole extent).
+    """
+
+    def __init__(
+        self,
+        cell_size_deg: float = 1.0,
+        embed_dim: int = 256,
+        extent: tuple[float, float, float, float] = (-180.0, 180.0, -90.0, 90.0),
+        max_cells: int = 1_000_000,
+        legacy_single_cell: bool = False,
+        validate: bool = True,
+    ) -> None:
+        super().__init__(validate)
+        if not cell_size_deg > 0:
+            raise ValueError(f"cell_size_deg must be positive, got {cell_size_deg}")
+        x_min, x_max, y_min, y_max = (float(v) for v in extent)
+        if not (x_min < x_max and y_min < y_max):
+            raise ValueError(f"extent must be (x_min, x_max, y_min, y_max) with min < max, got {extent}")
+        if legacy_single_cell:
+            n_col = n_row = 1
+            cell_size_deg = max(x_max - x_min, y_max - y_min)
+        else:
+            n_col = math.ceil((x_max - x_min) / cell_size_deg - 1e-9)
+            n_row = math.ceil((y_max - y_min) / cell_size_deg - 1e-9)
+        if n_col * n_row > max_cells:
+            raise ValueError(
+                f"cell_size_deg={cell_size_deg} gives {n_col}x{n_row} = {n_col * n_row} cells, above "
+                f"max_cells={max_cells}; use a larger cell_size_deg or raise max_cells"
+            )
+        self.cell_size_deg = float(cell_size_deg)
+        self.extent = (x_min, x_max, y_min, y_max)
+        self.n_col, self.n_row = n_col, n_row
+        self.output_dim = int(embed_dim)
+        self.embedding = nn.Embedding(n_row * n_col, self.output_dim)
+        nn.init.normal_(self.embedding.weight, mean=0.0, std=1.0 / self.output_dim)
+
+    def cell_index(self, lonlat: torch.Tensor) -> torch.Tensor:
+        """Flat cell index ``(...)`` (int64) of each location."""
+        x_min, _, y_min, _ = self.extent
+        col = torch.floor((lonlat[..., 0] - x_min) / self.cell_size_deg).long().clamp(0, self.n_col - 1)
+        row = torch.floor((lonlat[..., 1] - y_min) / self.cell_size_deg).long().clamp(0, self.n_row - 1)
+        return row * self.n_col + col
+
+    def encode(self, lonlat: torch.Tensor) -> torch.Tensor:
+        return self.embedding(self.cell_index(lonlat.detach())).to(lonlat.dtype)

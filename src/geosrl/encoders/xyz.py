@@ -1,0 +1,45 @@
+"""``xyz`` (unit-sphere Cartesian) and ``nerf`` (NeRF sinusoids of xyz)."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+from ..coords import lonlat_to_xyz
+from ..registry import register_encoder
+from .base import PositionEncoding, scaled_sincos
+
+
+@register_encoder("xyz")
+class XYZEncoding(PositionEncoding):
+    """PE = [cos φ cos θ, cos φ sin θ, sin φ], output 3 (periodic, pole-consistent, unit norm)."""
+
+    output_dim = 3
+
+    def encode(self, lonlat: torch.Tensor) -> torch.Tensor:
+        return lonlat_to_xyz(lonlat)
+
+
+@register_encoder("nerf")
+class NeRFEncoding(PositionEncoding):
+    """NeRF encoding of p = xyz: ω_k = π·2^k, k = 0…L−1, output 6L.
+
+    Column order (TorchSpatial): [sin ω_k p_x]_k ‖ [sin ω_k p_y]_k ‖ [sin ω_k p_z]_k ‖ the same with cos.
+
+    Args:
+        frequency_num: L, the number of octaves (default 16; TorchSpatial ignores this, defect B5).
+    """
+
+    def __init__(self, frequency_num: int = 16, validate: bool = True) -> None:
+        super().__init__(validate)
+        if int(frequency_num) != frequency_num or frequency_num < 1:
+            raise ValueError(f"frequency_num must be a positive integer, got {frequency_num}")
+        self.frequency_num = int(frequency_num)
+        self.output_dim = 6 * self.frequency_num
+        self.register_float64("omega", math.pi * 2.0 ** torch.arange(self.frequency_num, dtype=torch.float64))
+
+    def encode(self, lonlat: torch.Tensor) -> torch.Tensor:
+        p = lonlat_to_xyz(lonlat.to(torch.float64))
+        sin, cos = scaled_sincos(p, self.omega, lonlat.dtype)  # (..., 3, L)
+        return torch.cat([sin, cos], dim=-2).flatten(-2)

@@ -1,0 +1,82 @@
+"""``LocationEncoder`` = network ∘ position encoding, and the ``create_encoder`` factory."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import nn
+
+from .nets import FCNet, FFN, GeoCLIPMLP, Siren
+from .registry import create_positional_encoding
+
+__all__ = ["LocationEncoder", "create_encoder", "NETS"]
+
+NETS = ("ffn", "siren", "linear", "native")
+
+
+class LocationEncoder(nn.Module):
+    """Enc(x) = net(PE(x)): ``(..., 2)`` (lon, lat) degrees → ``(..., embed_dim)``.
+
+    The position encoding runs in the dtype of the input (phases in float64); its output is cast to
+    the network's parameter dtype, so float64 coordinates feed a float32 network without error.
+    """
+
+    def __init__(self, pe: nn.Module, net: nn.Module, embed_dim: int) -> None:
+        super().__init__()
+        self.pe = pe
+        self.net = net
+        self.embed_dim = int(embed_dim)
+
+    def forward(self, lonlat: torch.Tensor) -> torch.Tensor:
+        h = self.pe(lonlat)
+        param = next(self.net.parameters(), None)
+        if param is not None and h.dtype != param.dtype:
+            h = h.to(param.dtype)
+        return self.net(h)
+
+
+def _build_net(kind: str, in_dim: int, embed_dim: int, pe: nn.Module, net_kwargs: dict[str, Any]) -> nn.Module:
+    if kind == "ffn":
+        return FFN(in_dim, embed_dim, **net_kwargs)
+    if kind == "siren":
+        return Siren(in_dim, embed_dim, **net_kwargs)
+    if kind == "linear":
+        return nn.Linear(in_dim, embed_dim, **net_kwargs)
+    if kind == "fcnet":
+        return FCNet(in_dim, embed_dim, **net_kwargs)
+    if kind == "geoclip":
+        return GeoCLIPMLP(in_dim, embed_dim, n_branches=len(pe.sigmas), **net_kwargs)
+    raise ValueError(f"unknown net {kind!r}; choose one of {NETS}")
+
+
+def create_encoder(
+    name: str,
+    embed_dim: int = 256,
+    net: str | None = None,
+    net_kwargs: dict[str, Any] | None = None,
+    **kwargs: Any,
+) -> LocationEncoder:
+    """Position encoding ``name`` followed by a network, ``(..., 2)`` degrees → ``(..., embed_dim)``.
+
+    Args:
+        name: a registry name (see :func:`geosrl.list_encoders`).
+        embed_dim: output width.
+        net: ``"ffn"`` (TorchSpatial's residual MLP), ``"siren"``, ``"linear"`` or ``"native"``;
+            ``None`` = native: Mac Aodha's FCNet for ``wrap``, GeoCLIP's summed-branch MLP for
+            ``geoclip_rff``, the FFN otherwise.
+        net_kwargs: keyword arguments of the network (e.g. ``num_hidden_layers``, ``hidden_dim``,
+            ``dropout`` for the FFN; ``hidden_dim``, ``num_layers``, ``w0_initial`` for SIREN).
+        **kwargs: keyword arguments of the position encoding (``frequency_num``, ``validate``, ...).
+
+    >>> import torch, geosrl
+    >>> enc = geosrl.create_encoder("sphere2vec_spherec_plus", embed_dim=64)
+    >>> enc(torch.tensor([[-122.4, 37.8], [151.2, -33.9]])).shape
+    torch.Size([2, 64])
+    """
+    if net is not None and net not in NETS:
+        raise ValueError(f"unknown net {net!r}; choose one of {NETS}")
+    pe = create_positional_encoding(name, **kwargs)
+    kind = pe.native_net if net in (None, "native") else net
+    network = _build_net(kind, pe.output_dim, int(embed_dim), pe, dict(net_kwargs or {}))
+    return LocationEncoder(pe, network, embed_dim)
