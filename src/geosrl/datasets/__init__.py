@@ -1,0 +1,29 @@
+"""Benchmark datasets: offline tasks from installed data packages, and LocBench loaders.
+
+Offline tasks read real data shipped inside pip packages by file path (no download at run time)::
+
+    from geosrl.datasets import list_offline_tasks, load_offline_task
+    data = load_offline_task("land_ocean", max_samples=5000, seed=0)   # TaskData
+    data.lonlat   # (N, 2) float64 (lon, lat) degrees
+    data.target   # (N,) int64 class ids / float64 values
+
+A task whose package is missing raises :class:`DataUnavailableError` (``.reason``,
+``.install_hint``). LocBench loaders live in :mod:`geosrl.datasets.locbench`.
+"""
+
+from . import locbench
+from .base import DataUnavailableError, DatasetNotFoundError, TaskData
+from .cache import default_cache_dir
+from .offline import OFFLINE_TASKS, check_offline_task, list_offline_tasks, load_offline_task
+
+__all__ = [
+    "OFFLINE_TASKS",
+    "DataUnavailableError",
+    "DatasetNotFoundError",
+    "TaskData",
+    "check_offline_task",
+    "default_cache_dir",
+    "list_offline_tasks",
+    "load_offline_task",
+    "locbench",
+]
