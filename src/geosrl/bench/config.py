@@ -1,0 +1,233 @@
+"""Benchmark configuration: shipped TOML profiles, a user TOML on top, command-line flags last.
+
+A profile (``src/geosrl/bench/profiles/<name>.toml``) has four tables::
+
+    [bench]              # the grid and how to run it
+    suite = "offline"    # "offline" | "locbench"
+    tasks = [...]        # empty = every task of the suite
+    encoders = [...]     # empty = every registered encoder
+    seeds = 3            # a count (seeds 0..N-1) or an explicit list
+    splits = ["random", "spatial"]
+
+    [protocol]           # config dict passed to geosrl.tasks.run_task, for every task
+    profile = "quick"    # the protocol's own defaults (geosrl.tasks.common); other keys override them
+    embed_dim = 64
+
+    [task.<name>]        # per task: loader arguments, and [task.<name>.protocol] overriding [protocol]
+    max_samples = 5000
+
+A user file given with ``--config`` is merged key by key over the profile (tables merge, other values
+replace), then the command-line flags replace single values.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+import tomllib
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+__all__ = [
+    "BenchConfig",
+    "ConfigError",
+    "PROFILES",
+    "SPLITS",
+    "SUITES",
+    "build_config",
+    "default_out_dir",
+    "load_profile",
+    "parse_shard",
+]
+
+PROFILES = ("quick", "full")
+SUITES = ("offline", "locbench")
+SPLITS = ("random", "spatial", "published")  # "published": LocBench's own train/val/test files
+_BENCH_KEYS = {"suite", "tasks", "encoders", "seeds", "splits", "device", "workers", "shard", "root", "cache_dir"}
+_TOP_KEYS = {"bench", "protocol", "task"}
+_LOADER_KEYS = {"max_samples"}
+
+
+class ConfigError(ValueError):
+    """A profile, config file or flag that cannot be used."""
+
+
+@dataclass
+class BenchConfig:
+    """Resolved settings of one ``geosrl bench`` run (everything that ends up in ``run.json``)."""
+
+    profile: str = "quick"
+    suite: str = "offline"
+    tasks: list[str] = field(default_factory=list)
+    encoders: list[str] = field(default_factory=list)
+    seeds: list[int] = field(default_factory=lambda: [0])
+    splits: list[str] = field(default_factory=lambda: ["random", "spatial"])
+    device: str = "auto"
+    workers: int = 1
+    shard: tuple[int, int] = (1, 1)
+    root: str | None = None
+    cache_dir: str | None = None
+    protocol: dict[str, Any] = field(default_factory=dict)
+    task: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.validate()
+
+    def validate(self) -> None:
+        """Raise :class:`ConfigError` on values no run can use."""
+        if self.suite not in SUITES:
+            raise ConfigError(f"unknown suite {self.suite!r}; choose one of {list(SUITES)}")
+        bad = [s for s in self.splits if s not in SPLITS]
+        if bad or not self.splits:
+            raise ConfigError(f"splits must be a non-empty subset of {list(SPLITS)}, got {self.splits}")
+        if not self.seeds or len(set(self.seeds)) != len(self.seeds):
+            raise ConfigError(f"seeds must be distinct and non-empty, got {self.seeds}")
+        if self.workers < 1:
+            raise ConfigError(f"workers must be >= 1, got {self.workers}")
+        index, count = self.shard
+        if not 1 <= index <= count:
+            raise ConfigError(f"shard {index}/{count}: need 1 <= i <= n")
+        if "published" in self.splits and self.suite != "locbench":
+            raise ConfigError("the 'published' split exists only in the locbench suite")
+        if self.suite == "locbench" and not self.root:
+            raise ConfigError("the locbench suite needs --root DIR (the folder holding the LocBench files)")
+
+    def load_kwargs(self, task: str) -> dict[str, Any]:
+        """Loader arguments of ``task`` (e.g. ``max_samples``) from its ``[task.<name>]`` table."""
+        table = self.task.get(task, {})
+        return {k: v for k, v in table.items() if k in _LOADER_KEYS}
+
+    def protocol_for(self, task: str) -> dict[str, Any]:
+        """The config dict handed to ``run_task`` for ``task``: ``[protocol]`` updated by the task's own table."""
+        merged = copy.deepcopy(self.protocol)
+        _deep_update(merged, copy.deepcopy(self.task.get(task, {}).get("protocol", {})))
+        return merged
+
+    def fingerprint(self, task: str) -> str:
+        """Hash of everything that changes a cell's numbers apart from its (encoder, split, seed).
+
+        Stored in every cell so that a resumed or merged run refuses to mix results of different configs.
+        """
+        payload = {
+            "suite": self.suite,
+            "load": self.load_kwargs(task),
+            "protocol": self.protocol_for(task),
+        }
+        text = json.dumps(payload, sort_keys=True, default=str)
+        return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-ready dict (for ``run.json``)."""
+        data = asdict(self)
+        data["shard"] = f"{self.shard[0]}/{self.shard[1]}"
+        return data
+
+
+def load_profile(name: str) -> dict[str, Any]:
+    """Parse the shipped profile ``name`` (``quick`` or ``full``) into a raw dict."""
+    if name not in PROFILES:
+        raise ConfigError(f"unknown profile {name!r}; choose one of {list(PROFILES)}")
+    text = resources.files("geosrl.bench").joinpath("profiles", f"{name}.toml").read_text(encoding="utf-8")
+    return tomllib.loads(text)
+
+
+def load_toml(path: str | Path) -> dict[str, Any]:
+    """Parse a user TOML config file, with a clear error for a missing or malformed file."""
+    try:
+        with open(path, "rb") as fh:
+            return tomllib.load(fh)
+    except FileNotFoundError:
+        raise ConfigError(f"config file {str(path)!r} not found") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"config file {str(path)!r} is not valid TOML: {exc}") from None
+
+
+def build_config(
+    profile: str = "quick", config_file: str | Path | None = None, overrides: dict[str, Any] | None = None
+) -> BenchConfig:
+    """Resolve profile ← user TOML ← ``overrides`` (``[bench]`` keys; ``None`` values are ignored)."""
+    raw = load_profile(profile)
+    if config_file is not None:
+        _deep_update(raw, load_toml(config_file))
+    _check_keys(raw)
+    bench = dict(raw.get("bench", {}))
+    bench.update({k: v for k, v in (overrides or {}).items() if v is not None})
+    unknown = set(bench) - _BENCH_KEYS
+    if unknown:
+        raise ConfigError(f"unknown [bench] keys {sorted(unknown)}; allowed: {sorted(_BENCH_KEYS)}")
+    return BenchConfig(
+        profile=profile,
+        suite=bench.get("suite", "offline"),
+        tasks=_as_list(bench.get("tasks", [])),
+        encoders=_as_list(bench.get("encoders", [])),
+        seeds=_as_seeds(bench.get("seeds", 1)),
+        splits=_as_list(bench.get("splits", ["random", "spatial"])),
+        device=bench.get("device", "auto"),
+        workers=int(bench.get("workers", 1)),
+        shard=parse_shard(bench.get("shard", "1/1")),
+        root=bench.get("root"),
+        cache_dir=bench.get("cache_dir"),
+        protocol=dict(raw.get("protocol", {})),
+        task={k: dict(v) for k, v in raw.get("task", {}).items()},
+    )
+
+
+def parse_shard(text: str | tuple[int, int]) -> tuple[int, int]:
+    """``"2/4"`` → ``(2, 4)``: shard ``i`` of ``n``, counted from 1."""
+    if isinstance(text, tuple):
+        return text
+    try:
+        index, count = (int(part) for part in str(text).split("/"))
+    except ValueError:
+        raise ConfigError(f"shard must look like i/n (e.g. 1/4), got {text!r}") from None
+    if not 1 <= index <= count:
+        raise ConfigError(f"shard {text!r}: need 1 <= i <= n")
+    return index, count
+
+
+def default_out_dir(now: datetime | None = None) -> Path:
+    """``results/<YYYYmmdd-HHMMSS>/`` relative to the working directory."""
+    return Path("results") / (now or datetime.now()).strftime("%Y%m%d-%H%M%S")
+
+
+def _as_list(value: Any) -> list[str]:
+    """A list of names from a list, or a comma-separated string."""
+    if isinstance(value, str):
+        return [v.strip() for v in value.split(",") if v.strip()]
+    return [str(v) for v in value]
+
+
+def _as_seeds(value: Any) -> list[int]:
+    """An int N means seeds ``0..N-1``; a list is taken as is."""
+    if isinstance(value, bool):
+        raise ConfigError(f"seeds must be a count or a list of ints, got {value!r}")
+    if isinstance(value, int):
+        if value < 1:
+            raise ConfigError(f"seeds must be >= 1, got {value}")
+        return list(range(value))
+    return [int(v) for v in value]
+
+
+def _check_keys(raw: dict[str, Any]) -> None:
+    """Reject unknown top-level tables so a typo in a config file is not silently ignored."""
+    unknown = set(raw) - _TOP_KEYS
+    if unknown:
+        raise ConfigError(f"unknown config tables {sorted(unknown)}; allowed: {sorted(_TOP_KEYS)}")
+    for name, table in raw.get("task", {}).items():
+        extra = set(table) - _LOADER_KEYS - {"protocol"}
+        if extra:
+            raise ConfigError(f"[task.{name}] has unknown keys {sorted(extra)}; put protocol settings "
+                              f"under [task.{name}.protocol]")
+
+
+def _deep_update(base: dict[str, Any], new: dict[str, Any]) -> None:
+    """Merge ``new`` into ``base`` in place: nested dicts merge, other values replace."""
+    for key, value in new.items():
+        if isinstance(value, dict) and isinstance(base.get(key), dict):
+            _deep_update(base[key], value)
+        else:
+            base[key] = value

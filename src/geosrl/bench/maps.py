@@ -1,0 +1,102 @@
+"""World maps (plain lon/lat, matplotlib Agg) of the best encoder's test predictions and errors per task."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from . import store
+from .report import Aggregate, metric_columns, primary_metric, ranked_encoders
+
+__all__ = ["plot_predictions_map", "write_maps"]
+
+
+def write_maps(out: Path, agg: Aggregate, kinds: dict[str, str], records: list[dict[str, Any]]) -> list[Path]:
+    """One PNG per (task, split): the best encoder (primary metric, mean over seeds), its lowest seed."""
+    by_key = {(r["task"], r["split"], r["encoder"], r["seed"]): r for r in records}
+    paths = []
+    for (task, split), table in agg.items():
+        primary = primary_metric(kinds[task], metric_columns(table))
+        best = ranked_encoders(table, primary)[0]
+        seed = min(s for (t, sp, e, s) in by_key if (t, sp, e) == (task, split, best))
+        record = by_key[(task, split, best, seed)]
+        csv_path = store.predictions_path(out, record["cell_id"])
+        if not csv_path.is_file():
+            continue
+        title = (f"{task} · {split} split · best: {best} (seed {seed}, "
+                 f"{primary} = {record['metrics'][primary]:.4g})")
+        path = out / "maps" / f"{task}__{split}.png"
+        plot_predictions_map(path, store.read_predictions(csv_path), kinds[task], title,
+                             record.get("target_name", ""))
+        paths.append(path)
+    return paths
+
+
+def plot_predictions_map(path: Path, pred: dict[str, np.ndarray], kind: str, title: str, target_name: str = "") -> None:
+    """Two panels: predicted value (or class) and error (residual, or right/wrong for classification)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (ax_pred, ax_err) = plt.subplots(1, 2, figsize=(15, 4.4), constrained_layout=True)
+    lon, lat, y_true, y_pred = pred["lon"], pred["lat"], pred["y_true"], pred["y_pred"]
+    if kind == "classification":
+        _plot_classes(ax_pred, ax_err, lon, lat, y_true, y_pred)
+    else:
+        _plot_values(fig, ax_pred, ax_err, lon, lat, y_true, y_pred, target_name or "prediction")
+    for ax in (ax_pred, ax_err):
+        _world_axes(ax)
+    fig.suptitle(title)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp.png")
+    fig.savefig(tmp, dpi=110)
+    plt.close(fig)
+    tmp.replace(path)
+
+
+def _plot_classes(ax_pred: Any, ax_err: Any, lon: np.ndarray, lat: np.ndarray,
+                  y_true: np.ndarray, y_pred: np.ndarray) -> None:
+    """Predicted class ids (cyclic qualitative colours) and correct / wrong points."""
+    size = _marker_size(lon.size)
+    ax_pred.scatter(lon, lat, c=np.mod(y_pred, 20), cmap="tab20", vmin=0, vmax=19, s=size, linewidths=0)
+    ax_pred.set_title("predicted class (colours cycle every 20 ids)")
+    wrong = y_true != y_pred
+    ax_err.scatter(lon[~wrong], lat[~wrong], s=size, c="0.75", linewidths=0, label=f"correct ({(~wrong).sum()})")
+    ax_err.scatter(lon[wrong], lat[wrong], s=size, c="crimson", linewidths=0, label=f"wrong ({wrong.sum()})")
+    ax_err.legend(loc="lower left", markerscale=3, fontsize=8)
+    ax_err.set_title(f"errors: {wrong.mean():.1%} of {wrong.size} test points wrong")
+
+
+def _plot_values(fig: Any, ax_pred: Any, ax_err: Any, lon: np.ndarray, lat: np.ndarray,
+                 y_true: np.ndarray, y_pred: np.ndarray, label: str) -> None:
+    """Predicted values (colour range of the truth) and residuals (prediction − truth, clipped at the 98th pct)."""
+    size = _marker_size(lon.size)
+    low, high = np.nanpercentile(y_true, [1, 99])
+    points = ax_pred.scatter(lon, lat, c=y_pred, cmap="viridis", vmin=low, vmax=high, s=size, linewidths=0)
+    fig.colorbar(points, ax=ax_pred, shrink=0.7, label=label)
+    ax_pred.set_title("prediction")
+    residual = y_pred - y_true
+    limit = float(np.nanpercentile(np.abs(residual), 98)) or 1.0
+    points = ax_err.scatter(lon, lat, c=residual, cmap="RdBu_r", vmin=-limit, vmax=limit, s=size, linewidths=0)
+    fig.colorbar(points, ax=ax_err, shrink=0.7, label="prediction − truth")
+    ax_err.set_title(f"residuals (mean |error| = {np.nanmean(np.abs(residual)):.4g})")
+
+
+def _marker_size(n: int) -> float:
+    """Marker area in pt²: large for a few hundred points, 1 for tens of thousands."""
+    return float(np.clip(4000 / max(n, 1), 1, 12))
+
+
+def _world_axes(ax: Any) -> None:
+    """Plate carrée frame: lon −180…180, lat −90…90, 30° graticule."""
+    ax.set_xlim(-180, 180)
+    ax.set_ylim(-90, 90)
+    ax.set_aspect("equal")
+    ax.set_xticks(range(-180, 181, 60))
+    ax.set_yticks(range(-90, 91, 30))
+    ax.grid(True, lw=0.4, alpha=0.5)
+    ax.set_xlabel("longitude (°)")
+    ax.set_ylabel("latitude (°)")

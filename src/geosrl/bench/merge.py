@@ -1,0 +1,83 @@
+"""``geosrl bench merge OUT DIR1 DIR2 …``: join result folders (e.g. shards run on several machines)."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from . import store
+from .config import ConfigError
+
+__all__ = ["MergeOutcome", "merge_results"]
+
+
+@dataclass
+class MergeOutcome:
+    """Counts of one merge."""
+
+    copied: int = 0
+    duplicates: int = 0
+    sources: list[Path] = field(default_factory=list)
+
+
+def merge_results(out: Path, sources: list[Path]) -> MergeOutcome:
+    """Copy every finished cell (with its predictions), skip and open failure of ``sources`` into ``out``.
+
+    A cell present in several folders is kept once if its config fingerprint agrees and is an error
+    otherwise. Failures of cells finished in any source are dropped. Reports are rebuilt by the caller.
+    """
+    out = Path(out)
+    outcome = MergeOutcome(sources=[Path(s) for s in sources])
+    for src in outcome.sources:
+        if not (src / "cells").is_dir() and not (src / "run.json").is_file():
+            raise ConfigError(f"{src} is not a geosrl bench result folder (no cells/ or run.json)")
+    for src in outcome.sources:
+        for path in sorted((src / "cells").glob("*.json")):
+            _merge_cell(out, src, path, outcome)
+    for src in outcome.sources:
+        _merge_skips(out, src)
+        _merge_failures(out, src)
+    return outcome
+
+
+def _merge_cell(out: Path, src: Path, path: Path, outcome: MergeOutcome) -> None:
+    """Copy one cell (predictions first), or check it against the copy already in ``out``."""
+    record = store.read_json(path)
+    target = out / "cells" / path.name
+    if target.is_file():
+        if store.read_json(target).get("fingerprint") != record.get("fingerprint"):
+            raise ConfigError(f"cell {path.stem} exists in several folders with different configs "
+                              f"(fingerprints differ; {src} is one of them)")
+        outcome.duplicates += 1
+        return
+    _atomic_copy(store.predictions_path(src, path.stem), store.predictions_path(out, path.stem))
+    _atomic_copy(path, target)
+    outcome.copied += 1
+
+
+def _merge_skips(out: Path, src: Path) -> None:
+    """Carry over skipped tasks, naming the folder they were skipped in."""
+    for skip in store.read_skips(src):
+        store.write_skip(out, skip["task"], f"{skip['reason']} (in {src})", skip.get("install_hint", ""))
+
+
+def _merge_failures(out: Path, src: Path) -> None:
+    """Carry over failures of cells that no source finished."""
+    for path in sorted((src / "failed").glob("*.json")):
+        if not (out / "cells" / path.name).is_file():
+            _atomic_copy(path, out / "failed" / path.name)
+
+
+def _atomic_copy(src: Path, dst: Path) -> None:
+    """Copy ``src`` to ``dst`` through a temporary file and an atomic rename."""
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=dst.parent, prefix=f".{dst.name}.", suffix=".tmp")
+    try:
+        with open(src, "rb") as reader, open(fd, "wb") as writer:
+            shutil.copyfileobj(reader, writer)
+        Path(tmp).replace(dst)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

@@ -1,0 +1,272 @@
+"""Reports of a result folder, rebuilt from its cell files: leaderboard.csv, summary.md, maps, terminal table.
+
+Every number is a statistic over the stored cells; nothing is computed that a cell did not report.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterable
+
+from . import store
+
+__all__ = [
+    "LEADERBOARD_COLUMNS",
+    "Stat",
+    "aggregate",
+    "best_encoders",
+    "leaderboard_rows",
+    "metric_direction",
+    "primary_metric",
+    "render_leaderboard",
+    "render_summary",
+    "write_leaderboard",
+    "write_reports",
+    "write_summary",
+]
+
+LEADERBOARD_COLUMNS = ("task", "encoder", "split", "seed", "metric", "value")
+_HIGHER = ("top1", "top3", "top5", "top10", "mrr", "r2", "auc")
+_LOWER = ("mae", "rmse", "ssi_unmarked", "ssi_marked")
+_ZERO = ("morans_i_residual",)
+_VARIANTS = ("_image_only", "_location_only")
+_ORDER = _HIGHER + ("mae", "rmse", "ssi_unmarked", "ssi_marked", "morans_i_residual")
+_PRIMARY = {"classification": "top1", "regression": "r2", "presence_only": "auc"}
+_ARROWS = {1: "↑", -1: "↓", 0: "→0"}
+
+
+@dataclass(frozen=True)
+class Stat:
+    """Mean and sample standard deviation of one metric over ``n`` seeds (``std`` is NaN when n = 1)."""
+
+    mean: float
+    std: float
+    n: int
+
+    @classmethod
+    def of(cls, values: list[float]) -> "Stat":
+        """Statistics of ``values`` (non-empty)."""
+        n = len(values)
+        mean = math.fsum(values) / n
+        std = math.sqrt(math.fsum((v - mean) ** 2 for v in values) / (n - 1)) if n > 1 else float("nan")
+        return cls(mean, std, n)
+
+    def text(self) -> str:
+        """``0.9123 ± 0.0041``, or just the mean for a single seed."""
+        if self.n == 1:
+            return f"{self.mean:.4g}"
+        return f"{self.mean:.4g} ± {self.std:.2g}"
+
+
+# (task, split) -> encoder -> metric -> Stat
+Table = dict[str, dict[str, Stat]]
+Aggregate = dict[tuple[str, str], Table]
+
+
+def metric_direction(metric: str) -> int | None:
+    """+1 if higher is better, -1 if lower is better, 0 if closer to zero is better, ``None`` if unknown."""
+    for suffix in _VARIANTS:
+        if metric.endswith(suffix):
+            return metric_direction(metric[: -len(suffix)])
+    if metric.startswith("worst_region_"):
+        return metric_direction(metric[len("worst_region_"):])
+    if metric in _HIGHER:
+        return 1
+    if metric in _LOWER:
+        return -1
+    if metric in _ZERO:
+        return 0
+    return None
+
+
+def primary_metric(kind: str, metrics: Iterable[str]) -> str:
+    """The ranking metric of a task kind (top1 / r2 / auc), else the first metric reported."""
+    names = list(metrics)
+    preferred = _PRIMARY.get(kind)
+    return preferred if preferred in names else names[0]
+
+
+def leaderboard_rows(records: Iterable[dict[str, Any]]) -> list[tuple[Any, ...]]:
+    """One row per (cell, test metric), in the columns of :data:`LEADERBOARD_COLUMNS`."""
+    rows = []
+    for rec in records:
+        for metric, value in rec["metrics"].items():
+            rows.append((rec["task"], rec["encoder"], rec["split"], rec["seed"], metric, value))
+    return sorted(rows, key=lambda r: (r[0], r[2], r[1], r[3], r[4]))
+
+
+def write_leaderboard(out: Path, records: list[dict[str, Any]]) -> Path:
+    """Write ``leaderboard.csv`` (long format, one value per row)."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(LEADERBOARD_COLUMNS)
+    writer.writerows((t, e, sp, s, m, repr(float(v))) for t, e, sp, s, m, v in leaderboard_rows(records))
+    path = out / "leaderboard.csv"
+    store.atomic_write_text(path, buffer.getvalue())
+    return path
+
+
+def aggregate(records: Iterable[dict[str, Any]]) -> tuple[Aggregate, dict[str, str]]:
+    """Mean ± std over seeds per (task, split, encoder, metric), and each task's kind."""
+    values: dict[tuple[str, str], dict[str, dict[str, list[float]]]] = {}
+    kinds: dict[str, str] = {}
+    for rec in records:
+        kinds[rec["task"]] = rec["kind"]
+        per_encoder = values.setdefault((rec["task"], rec["split"]), {}).setdefault(rec["encoder"], {})
+        for metric, value in rec["metrics"].items():
+            per_encoder.setdefault(metric, []).append(float(value))
+    stats = {key: {enc: {m: Stat.of(v) for m, v in ms.items()} for enc, ms in table.items()}
+             for key, table in sorted(values.items())}
+    return stats, kinds
+
+
+def best_encoders(table: Table, metric: str) -> set[str]:
+    """Encoders whose mean is best for ``metric`` (ties all count); empty if the direction is unknown."""
+    direction = metric_direction(metric)
+    means = {enc: ms[metric].mean for enc, ms in table.items() if metric in ms and math.isfinite(ms[metric].mean)}
+    if direction is None or not means:
+        return set()
+    score = {enc: (abs(m) if direction == 0 else m * -direction) for enc, m in means.items()}
+    best = min(score.values())
+    return {enc for enc, s in score.items() if s == best}
+
+
+def ranked_encoders(table: Table, metric: str) -> list[str]:
+    """Encoders from best to worst by the mean of ``metric`` (missing or NaN last)."""
+    direction = metric_direction(metric) or 1
+
+    def key(enc: str) -> float:
+        stat = table[enc].get(metric)
+        if stat is None or not math.isfinite(stat.mean):
+            return math.inf
+        return abs(stat.mean) if direction == 0 else -direction * stat.mean
+
+    return sorted(table, key=lambda enc: (key(enc), enc))
+
+
+def metric_columns(table: Table) -> list[str]:
+    """Metric names of a table: the standard ones in a fixed order, then the rest alphabetically."""
+    names = {m for ms in table.values() for m in ms}
+
+    def key(metric: str) -> tuple[int, str]:
+        base = metric
+        for prefix_or_suffix in ("worst_region_",) + _VARIANTS:
+            base = base.replace(prefix_or_suffix, "")
+        rank = _ORDER.index(base) if base in _ORDER else len(_ORDER)
+        return rank, metric
+
+    return sorted(names, key=key)
+
+
+def render_table(table: Table, kind: str) -> list[str]:
+    """Markdown table of one (task, split): rows = encoders ranked by the primary metric, best marked bold."""
+    columns = metric_columns(table)
+    primary = primary_metric(kind, columns)
+    best = {m: best_encoders(table, m) for m in columns}
+    header = ["encoder", "seeds"] + [f"{m} {_ARROWS.get(metric_direction(m), '')}".strip() for m in columns]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for enc in ranked_encoders(table, primary):
+        cells = [enc, str(max(s.n for s in table[enc].values()))]
+        for m in columns:
+            stat = table[enc].get(m)
+            text = stat.text() if stat else "–"
+            cells.append(f"**{text}**" if enc in best[m] else text)
+        lines.append("| " + " | ".join(cells) + " |")
+    return lines
+
+
+def render_summary(agg: Aggregate, kinds: dict[str, str], run: dict[str, Any]) -> str:
+    """The whole ``summary.md``: a header, one table per (task, split), then skipped and failed work."""
+    config = run.get("config", {})
+    lines = [
+        "# geosrl benchmark summary",
+        "",
+        f"Profile `{config.get('profile', '?')}`, suite `{config.get('suite', '?')}`, "
+        f"seeds {config.get('seeds', '?')}, splits {config.get('splits', '?')}, git commit `{run.get('git_commit', '?')}`.",
+        "",
+        "Test-split metrics, mean ± sample standard deviation over seeds (a single seed shows the value alone). "
+        "**Bold** = best mean in the column (↑ higher is better, ↓ lower is better, →0 closer to zero is better; "
+        "columns without an arrow are not ranked). Rows are ordered by the task's primary metric "
+        "(top1 / r2 / auc).",
+    ]
+    lines += _render_best(agg, kinds)
+    tasks = run.get("tasks", {})
+    for (task, split), table in agg.items():
+        lines += ["", f"## {task} · {split} split ({_describe(kinds[task], tasks.get(task, {}))})", ""]
+        lines += render_table(table, kinds[task])
+    lines += _render_problems(run)
+    return "\n".join(lines) + "\n"
+
+
+def _describe(kind: str, task: dict[str, Any]) -> str:
+    """``regression: elevation (m), 4000 samples`` from a run.json task entry."""
+    details = [d for d in (task.get("target_name"), f"{task['n_samples']} samples" if "n_samples" in task else "") if d]
+    return f"{kind}: {', '.join(details)}" if details else kind
+
+
+def _render_best(agg: Aggregate, kinds: dict[str, str]) -> list[str]:
+    """A short table naming the best encoder(s) of each (task, split) by the primary metric's mean."""
+    lines = ["", "## Best encoder per task", "", "| task | split | metric | best encoder | value |", "|---|---|---|---|---|"]
+    for (task, split), table in agg.items():
+        primary = primary_metric(kinds[task], metric_columns(table))
+        best = sorted(best_encoders(table, primary))
+        value = table[best[0]][primary].text() if best else "–"
+        lines.append(f"| {task} | {split} | {primary} | {', '.join(best) or '–'} | {value} |")
+    return lines
+
+
+def _render_problems(run: dict[str, Any]) -> list[str]:
+    """Markdown sections for skipped tasks and failed cells (empty when there are none)."""
+    lines: list[str] = []
+    if run.get("skipped_tasks"):
+        lines += ["", "## Skipped tasks", ""]
+        for skip in run["skipped_tasks"]:
+            hint = f" — fix: `{skip['install_hint']}`" if skip.get("install_hint") else ""
+            lines.append(f"- `{skip['task']}`: {skip['reason']}{hint}")
+    if run.get("failed_cells"):
+        lines += ["", "## Failed cells (rerun with the same --out to retry)", ""]
+        lines += [f"- `{f['cell_id']}`: {f['error']}" for f in run["failed_cells"]]
+    return lines
+
+
+def write_summary(out: Path, agg: Aggregate, kinds: dict[str, str], run: dict[str, Any]) -> Path:
+    """Write ``summary.md``."""
+    path = out / "summary.md"
+    store.atomic_write_text(path, render_summary(agg, kinds, run))
+    return path
+
+
+def render_leaderboard(agg: Aggregate, kinds: dict[str, str], geo_bias: str = "ssi_marked") -> str:
+    """Plain-text leaderboard for the terminal: per (task, split), encoders ranked by the primary metric."""
+    blocks = []
+    for (task, split), table in agg.items():
+        primary = primary_metric(kinds[task], metric_columns(table))
+        shown = [primary] + ([geo_bias] if any(geo_bias in ms for ms in table.values()) else [])
+        width = max(len("encoder"), *(len(enc) for enc in table))
+        head = "  ".join(f"{m} {_ARROWS.get(metric_direction(m), '')}".ljust(18) for m in shown)
+        lines = [f"{task} · {split}", f"  #  {'encoder'.ljust(width)}  {head}  seeds"]
+        for rank, enc in enumerate(ranked_encoders(table, primary), 1):
+            stats = [table[enc].get(m) for m in shown]
+            values = "  ".join((s.text() if s else "–").ljust(18) for s in stats)
+            ranked = stats[0] is not None and math.isfinite(stats[0].mean)
+            lines.append(f"{rank if ranked else '–':>3}  {enc.ljust(width)}  {values}  "
+                         f"{max(s.n for s in table[enc].values())}")
+        blocks.append("\n".join(lines))
+    return "\n\n".join(blocks) if blocks else "(no finished cells)"
+
+
+def write_reports(out: Path, run: dict[str, Any], maps: bool = True) -> tuple[Aggregate, dict[str, str]]:
+    """Rebuild leaderboard.csv, summary.md and (optionally) the maps of ``out`` from its cell files."""
+    records = list(store.iter_cell_records(out))
+    agg, kinds = aggregate(records)
+    write_leaderboard(out, records)
+    write_summary(out, agg, kinds, run)
+    if maps and records:
+        from .maps import write_maps
+
+        write_maps(out, agg, kinds, records)
+    return agg, kinds

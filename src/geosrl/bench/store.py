@@ -1,0 +1,200 @@
+"""On-disk layout of a benchmark result folder, written so that a killed run loses nothing finished.
+
+::
+
+    OUT/cells/<cell>.json         one finished (task, encoder, split, seed) cell: metrics, hparams, timing
+    OUT/predictions/<cell>.csv    its per-sample test predictions (lon, lat, y_true, y_pred, ...)
+    OUT/failed/<cell>.json        a cell whose run raised, with the traceback (retried on resume)
+    OUT/skipped/<task>.json       a task whose data is unavailable, with the reason
+    OUT/run.json, leaderboard.csv, summary.md, maps/   reports, rebuilt from the files above
+
+Every file is written to a temporary name and moved into place with :func:`os.replace` (atomic on POSIX),
+and a cell's JSON is written after its predictions, so an existing cell file always means a complete cell.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import re
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterator, Mapping
+
+import numpy as np
+
+__all__ = [
+    "Cell",
+    "atomic_write_text",
+    "cell_done",
+    "cell_path",
+    "clear_failure",
+    "clear_skip",
+    "iter_cell_records",
+    "read_json",
+    "predictions_path",
+    "read_failures",
+    "read_predictions",
+    "read_skips",
+    "write_cell",
+    "write_failure",
+    "write_json",
+    "write_predictions",
+    "write_skip",
+]
+
+_UNSAFE = re.compile(r"[^A-Za-z0-9_.+=-]")
+
+
+@dataclass(frozen=True, order=True)
+class Cell:
+    """One point of the benchmark grid."""
+
+    task: str
+    encoder: str
+    split: str
+    seed: int
+
+    @property
+    def cell_id(self) -> str:
+        """File-name-safe identifier, e.g. ``land_ocean__wrap__spatial__s0``."""
+        parts = (self.task, self.encoder, self.split, f"s{self.seed}")
+        return "__".join(_UNSAFE.sub("-", p) for p in parts)
+
+    def label(self) -> str:
+        """Human-readable form for progress lines."""
+        return f"{self.task} · {self.encoder} · {self.split} · seed {self.seed}"
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` via a temporary file in the same folder and an atomic rename."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_json(path: Path, data: Mapping[str, Any]) -> None:
+    """Atomically write ``data`` as indented JSON (numpy scalars converted)."""
+    atomic_write_text(path, json.dumps(data, indent=2, sort_keys=False, default=_json_default) + "\n")
+
+
+def read_json(path: Path) -> dict[str, Any]:
+    """Read a JSON file."""
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def cell_path(out: Path, cell: Cell) -> Path:
+    """Path of the finished-cell record."""
+    return out / "cells" / f"{cell.cell_id}.json"
+
+
+def predictions_path(out: Path, cell_id: str) -> Path:
+    """Path of a cell's per-sample predictions CSV."""
+    return out / "predictions" / f"{cell_id}.csv"
+
+
+def cell_done(out: Path, cell: Cell) -> bool:
+    """Whether ``cell`` has a complete record in ``out``."""
+    return cell_path(out, cell).is_file()
+
+
+def write_cell(out: Path, cell: Cell, record: dict[str, Any], predictions: Mapping[str, np.ndarray]) -> None:
+    """Store a finished cell: predictions first, then the record that marks the cell complete."""
+    write_predictions(predictions_path(out, cell.cell_id), predictions)
+    write_json(cell_path(out, cell), {"cell_id": cell.cell_id, **record})
+    clear_failure(out, cell)
+
+
+def write_failure(out: Path, cell: Cell, error: str) -> None:
+    """Record that ``cell`` raised (the traceback text); a later run retries it."""
+    write_json(out / "failed" / f"{cell.cell_id}.json", {"cell_id": cell.cell_id, **_cell_keys(cell), "error": error})
+
+
+def clear_failure(out: Path, cell: Cell) -> None:
+    """Drop an earlier failure record of ``cell`` once it has succeeded."""
+    (out / "failed" / f"{cell.cell_id}.json").unlink(missing_ok=True)
+
+
+def write_skip(out: Path, task: str, reason: str, install_hint: str = "") -> None:
+    """Record that ``task`` was skipped because its data is unavailable."""
+    name = _UNSAFE.sub("-", task)
+    write_json(out / "skipped" / f"{name}.json", {"task": task, "reason": reason, "install_hint": install_hint})
+
+
+def clear_skip(out: Path, task: str) -> None:
+    """Drop an earlier skip record of ``task`` once its data has loaded."""
+    (out / "skipped" / f"{_UNSAFE.sub('-', task)}.json").unlink(missing_ok=True)
+
+
+def read_skips(out: Path) -> list[dict[str, str]]:
+    """All skip records of ``out``, sorted by task."""
+    return [read_json(p) for p in sorted((out / "skipped").glob("*.json"))]
+
+
+def read_failures(out: Path) -> list[dict[str, Any]]:
+    """All failure records of ``out``, sorted by cell id."""
+    return [read_json(p) for p in sorted((out / "failed").glob("*.json"))]
+
+
+def iter_cell_records(out: Path) -> Iterator[dict[str, Any]]:
+    """Every finished-cell record of ``out``, sorted by cell id."""
+    for path in sorted((out / "cells").glob("*.json")):
+        yield read_json(path)
+
+
+def write_predictions(path: Path, columns: Mapping[str, np.ndarray]) -> None:
+    """Write equal-length 1-D columns as CSV; ``lon, lat, y_true, y_pred`` come first when present."""
+    arrays = {name: np.asarray(values) for name, values in columns.items()}
+    lengths = {name: a.shape for name, a in arrays.items()}
+    if any(a.ndim != 1 for a in arrays.values()) or len({a.shape[0] for a in arrays.values()}) > 1:
+        raise ValueError(f"prediction columns must be 1-D and of equal length, got shapes {lengths}")
+    first = [c for c in ("lon", "lat", "y_true", "y_pred") if c in arrays]
+    names = first + [c for c in arrays if c not in first]
+    lists = [arrays[name].tolist() for name in names]
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(names)
+    writer.writerows(zip(*lists))
+    atomic_write_text(path, buffer.getvalue())
+
+
+def read_predictions(path: Path) -> dict[str, np.ndarray]:
+    """Read a predictions CSV back into float columns (non-numeric columns stay strings)."""
+    with open(path, newline="", encoding="utf-8") as fh:
+        rows = list(csv.reader(fh))
+    header, body = rows[0], rows[1:]
+    columns = {}
+    for i, name in enumerate(header):
+        values = [row[i] for row in body]
+        try:
+            columns[name] = np.asarray(values, dtype=float)
+        except ValueError:
+            columns[name] = np.asarray(values, dtype=str)
+    return columns
+
+
+def _cell_keys(cell: Cell) -> dict[str, Any]:
+    """The grid coordinates of ``cell`` as a dict."""
+    return {"task": cell.task, "encoder": cell.encoder, "split": cell.split, "seed": cell.seed}
+
+
+def _json_default(value: Any) -> Any:
+    """JSON encoding of numpy scalars/arrays and paths."""
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, Path):
+        return str(value)
+    raise TypeError(f"cannot encode {type(value).__name__} as JSON")

@@ -1,0 +1,220 @@
+"""Command line: ``geosrl bench`` (run the benchmark), ``geosrl bench merge`` and ``geosrl encoders``.
+
+Examples::
+
+    geosrl bench                                   # quick profile, offline suite → results/<timestamp>/
+    geosrl bench --profile full --workers 4 --out results/full
+    geosrl bench --tasks land_ocean,elevation --encoders wrap sphere2vec_spherec --seeds 3
+    geosrl bench --profile full --shard 2/4 --out results/shard2     # machine 2 of 4
+    geosrl bench merge results/full results/shard1 results/shard2 results/shard3 results/shard4
+    geosrl encoders
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Callable, Sequence
+
+__all__ = ["build_parser", "main"]
+
+Log = Callable[[str], None]
+
+_EXAMPLES = """examples:
+  geosrl bench                                    quick profile → results/<timestamp>/
+  geosrl bench --profile full --workers 4 --out results/full
+  geosrl bench --tasks land_ocean,elevation --encoders wrap rff --seeds 3
+  geosrl bench --profile full --shard 2/4 --out results/shard2    (machine 2 of 4)
+  geosrl bench merge results/full results/shard1 results/shard2 results/shard3 results/shard4
+  geosrl bench --suite locbench --root ~/locbench --splits published --tasks birdsnap
+
+outputs in --out: leaderboard.csv, summary.md, run.json, predictions/<cell>.csv, maps/<task>__<split>.png,
+cells/<cell>.json (one per finished cell; what resuming keeps), skipped/, failed/"""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The ``geosrl`` argument parser (subcommands ``bench``, ``bench merge``, ``encoders``)."""
+    parser = argparse.ArgumentParser(prog="geosrl", description="geosrl: spatial representation learning.")
+    commands = parser.add_subparsers(dest="command", required=True)
+    bench = commands.add_parser(
+        "bench", help="rank location encoders on real data (default: quick profile, offline suite)",
+        description="Run the benchmark grid (task × encoder × split × seed). Settings: the profile's TOML, "
+                    "then --config, then these flags. Rerun with the same --out to resume a killed run.",
+        epilog=_EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
+    _add_bench_options(bench)
+    merge = bench.add_subparsers(dest="bench_command").add_parser(
+        "merge", help="join result folders (e.g. shards) into OUT and rebuild its reports")
+    merge.add_argument("merge_out", metavar="OUT", type=Path, help="folder to create or extend")
+    merge.add_argument("sources", type=Path, nargs="+", help="result folders to join")
+    commands.add_parser("encoders", help="list the registered location encoders")
+    return parser
+
+
+def _add_bench_options(bench: argparse.ArgumentParser) -> None:
+    """Flags of ``geosrl bench``; ``None`` defaults mean "as in the profile/config file"."""
+    bench.add_argument("--suite", choices=("offline", "locbench"), help="task suite (profile default: offline)")
+    bench.add_argument("--profile", choices=("quick", "full"), default="quick",
+                       help="shipped settings: quick (make bench, < 10 min on 2 cores) or full (default: quick)")
+    bench.add_argument("--tasks", nargs="+", type=_names, action="extend",
+                       help="tasks to run, space- or comma-separated (default: the profile's)")
+    bench.add_argument("--encoders", nargs="+", type=_names, action="extend",
+                       help="encoders to run, space- or comma-separated (default: the profile's)")
+    bench.add_argument("--seeds", type=_positive, help="number of seeds 0..N-1")
+    bench.add_argument("--splits", type=_names_flat, help="comma-separated subset of random,spatial (locbench also: published)")
+    bench.add_argument("--out", type=Path, help="result folder (default: results/<timestamp>/); reuse it to resume")
+    bench.add_argument("--device", help="cpu, cuda, cuda:1, … (default: auto = cuda when available)")
+    bench.add_argument("--config", type=Path, help="TOML file overriding the profile (see geosrl/bench/profiles)")
+    bench.add_argument("--workers", type=_positive, help="parallel worker processes (default: 1)")
+    bench.add_argument("--shard", help="run only shard i of n of the grid, e.g. 1/4 (counted from 1)")
+    bench.add_argument("--root", help="folder holding the LocBench files (suite locbench)")
+    bench.add_argument("--cache-dir", help="cache of derived task samples (default: ~/.cache/geosrl)")
+
+
+def _names(text: str) -> list[str]:
+    """``"a,b"`` → ``["a", "b"]`` (used with ``action="extend"`` so spaces and commas both separate)."""
+    return [part for part in text.split(",") if part]
+
+
+def _names_flat(text: str) -> list[str]:
+    """Comma-separated list."""
+    return [part.strip() for part in text.split(",") if part.strip()]
+
+
+def _positive(text: str) -> int:
+    """A positive integer argument."""
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
+    return value
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``geosrl`` console script; returns the exit status."""
+    args = build_parser().parse_args(argv)
+    from geosrl.bench.config import ConfigError
+
+    try:
+        if args.command == "encoders":
+            return cmd_encoders(print)
+        if args.bench_command == "merge":
+            return cmd_merge(args, print)
+        return cmd_bench(args, print)
+    except ConfigError as exc:
+        print(f"geosrl: error: {exc}", file=sys.stderr)
+        return 2
+
+
+def bench_overrides(args: argparse.Namespace) -> dict[str, object]:
+    """The ``[bench]`` values given on the command line (``None`` = not given)."""
+    return {
+        "suite": args.suite,
+        "tasks": _flatten(args.tasks),
+        "encoders": _flatten(args.encoders),
+        "seeds": args.seeds,
+        "splits": args.splits,
+        "device": args.device,
+        "workers": args.workers,
+        "shard": args.shard,
+        "root": args.root,
+        "cache_dir": args.cache_dir,
+    }
+
+
+def _flatten(groups: list[list[str]] | None) -> list[str] | None:
+    """Join the per-argument lists of an ``extend`` option."""
+    return None if groups is None else [name for group in groups for name in group]
+
+
+def cmd_bench(args: argparse.Namespace, log: Log, backend: object | None = None) -> int:
+    """``geosrl bench``: run (or resume) the grid, then write and print the reports.
+
+    ``backend`` replaces the real datasets/protocols (tests inject fakes here).
+    """
+    from geosrl.bench.config import build_config, default_out_dir
+    from geosrl.bench.runner import run_bench
+
+    config = build_config(args.profile, args.config, bench_overrides(args))
+    out = args.out or default_out_dir()
+    if backend is None:
+        from geosrl.bench.suites import default_backend
+
+        backend = default_backend(config)
+    started = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    clock = time.perf_counter()
+    out.mkdir(parents=True, exist_ok=True)
+    _write_run(out, config, status="running", started_at=started)
+    try:
+        outcome = run_bench(config, out, backend, log=log)
+    except KeyboardInterrupt:
+        _write_run(out, config, status="interrupted", started_at=started, wall_seconds=time.perf_counter() - clock)
+        log(f"\ninterrupted: finished cells are kept; resume with --out {out}")
+        return 130
+    extra = {
+        "status": "complete" if not outcome.failed else "incomplete",
+        "started_at": started,
+        "wall_seconds": round(time.perf_counter() - clock, 2),
+        "this_invocation": {"grid_cells": len(outcome.grid), "ran": len(outcome.ran),
+                            "resumed": len(outcome.resumed), "failed": len(outcome.failed)},
+    }
+    _finish(out, config.to_dict(), extra, log)
+    return 1 if outcome.failed else 0
+
+
+def _write_run(out: Path, config: object, **extra: object) -> None:
+    """Write ``run.json`` for ``config`` with extra top-level fields."""
+    from geosrl.bench.runinfo import run_info, write_run_json
+
+    write_run_json(out, run_info(out, config.to_dict(), **extra))
+
+
+def _finish(out: Path, config: dict[str, object], extra: dict[str, object], log: Log) -> None:
+    """Write run.json and the reports of ``out``, then print the leaderboard and where everything is."""
+    from geosrl.bench.report import render_leaderboard, write_reports
+    from geosrl.bench.runinfo import run_info, write_run_json
+
+    info = run_info(out, config, **extra)
+    write_run_json(out, info)
+    agg, kinds = write_reports(out, info)
+    log("\n" + render_leaderboard(agg, kinds))
+    for skip in info["skipped_tasks"]:
+        hint = f" (fix: {skip['install_hint']})" if skip.get("install_hint") else ""
+        log(f"skipped {skip['task']}: {skip['reason']}{hint}")
+    if info["failed_cells"]:
+        log(f"{len(info['failed_cells'])} cells failed (details in {out / 'failed'}); rerun with --out {out} to retry")
+    log(f"\nresults: {out}/ (leaderboard.csv, summary.md, run.json, predictions/, maps/)")
+
+
+def cmd_merge(args: argparse.Namespace, log: Log) -> int:
+    """``geosrl bench merge OUT DIR…``: join folders, then rebuild OUT's run.json and reports."""
+    from geosrl.bench.merge import merge_results
+    from geosrl.bench.store import read_json
+
+    outcome = merge_results(args.merge_out, args.sources)
+    log(f"merged {outcome.copied} cells into {args.merge_out} ({outcome.duplicates} duplicates kept once)")
+    runs = {src: read_json(src / "run.json") for src in args.sources if (src / "run.json").is_file()}
+    config = dict(next(iter(runs.values()))["config"]) if runs else {}
+    config.pop("shard", None)
+    merged_from = [{"folder": str(src), "shard": run["config"].get("shard"), "git_commit": run.get("git_commit")}
+                   for src, run in runs.items()]
+    _finish(args.merge_out, config, {"status": "merged", "merged_from": merged_from}, log)
+    return 0
+
+
+def cmd_encoders(log: Log) -> int:
+    """``geosrl encoders``: one line per registered encoder with its short description."""
+    import geosrl
+    from geosrl.registry import get_encoder_class
+
+    names = geosrl.list_encoders()
+    width = max(len(n) for n in names)
+    for name in names:
+        doc = (get_encoder_class(name).__doc__ or "").strip().splitlines()
+        log(f"{name.ljust(width)}  {doc[0] if doc else ''}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,140 @@
+"""Reports built from cell files: leaderboard.csv, summary.md, predictions CSVs, maps, run.json."""
+
+import csv
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import bench_fakes
+from geosrl.bench import report, store
+from geosrl.bench.config import BenchConfig
+from geosrl.bench.report import Stat, aggregate, best_encoders, metric_direction, render_summary
+from geosrl.bench.runinfo import run_info, write_run_json
+from geosrl.bench.runner import run_bench
+from geosrl.bench.store import Cell
+
+
+def record(encoder: str, seed: int, metrics: dict, task: str = "t", split: str = "random", kind: str = "regression"):
+    return {"task": task, "encoder": encoder, "split": split, "seed": seed, "kind": kind, "metrics": metrics}
+
+
+def test_stat_is_mean_and_sample_std():
+    stat = Stat.of([1.0, 2.0, 3.0])
+    assert stat.mean == 2.0 and stat.std == 1.0 and stat.n == 3
+    assert stat.text() == "2 ± 1"
+    assert Stat.of([0.25]).text() == "0.25" and math.isnan(Stat.of([0.25]).std)
+
+
+@pytest.mark.parametrize(
+    "metric, direction",
+    [("top1", 1), ("r2", 1), ("auc", 1), ("rmse", -1), ("mae", -1), ("ssi_marked", -1), ("ssi_unmarked", -1),
+     ("morans_i_residual", 0), ("worst_region_r2", 1), ("worst_region_rmse", -1), ("top1_image_only", 1),
+     ("mrr_location_only", 1), ("ssi_cap_fraction", None)],
+)
+def test_metric_direction(metric, direction):
+    assert metric_direction(metric) == direction
+
+
+def test_best_marking_follows_direction_and_ties():
+    agg, _ = aggregate([
+        record("a", 0, {"r2": 0.5, "rmse": 2.0, "morans_i_residual": -0.1, "odd": 1.0}),
+        record("b", 0, {"r2": 0.7, "rmse": 2.0, "morans_i_residual": 0.3, "odd": 2.0}),
+    ])
+    table = agg[("t", "random")]
+    assert best_encoders(table, "r2") == {"b"}
+    assert best_encoders(table, "rmse") == {"a", "b"}
+    assert best_encoders(table, "morans_i_residual") == {"a"}
+    assert best_encoders(table, "odd") == set()
+
+
+def test_summary_has_mean_std_tables_with_best_bold():
+    records = [record("a", s, {"r2": v, "rmse": 1 - v}) for s, v in enumerate([0.5, 0.7])]
+    records += [record("b", s, {"r2": v, "rmse": 1 - v}) for s, v in enumerate([0.2, 0.4])]
+    agg, kinds = aggregate(records)
+    text = render_summary(agg, kinds, {"config": {"profile": "quick", "suite": "offline", "seeds": [0, 1]},
+                                       "skipped_tasks": [{"task": "x", "reason": "no pkg", "install_hint": "pip i"}],
+                                       "failed_cells": [{"cell_id": "t__c__random__s0", "error": "RuntimeError"}]})
+    assert "## t · random split (regression)" in text
+    assert "| encoder | seeds | r2 ↑ | rmse ↓ |" in text
+    assert "| a | 2 | **0.6 ± 0.14** | **0.4 ± 0.14** |" in text
+    assert "| b | 2 | 0.3 ± 0.14 | 0.7 ± 0.14 |" in text
+    assert text.index("| a |") < text.index("| b |")  # ranked by the primary metric
+    assert "- `x`: no pkg — fix: `pip i`" in text and "t__c__random__s0" in text
+
+
+def test_leaderboard_csv_columns_and_rows(tmp_path: Path):
+    records = [record("a", 0, {"r2": 0.5, "rmse": 0.25}), record("b", 1, {"r2": 0.125})]
+    path = report.write_leaderboard(tmp_path, records)
+    rows = list(csv.reader(path.open()))
+    assert rows[0] == ["task", "encoder", "split", "seed", "metric", "value"]
+    assert rows[1:] == [["t", "a", "random", "0", "r2", "0.5"], ["t", "a", "random", "0", "rmse", "0.25"],
+                        ["t", "b", "random", "1", "r2", "0.125"]]
+
+
+def test_predictions_csv_roundtrip_and_column_order(tmp_path: Path):
+    path = tmp_path / "p.csv"
+    store.write_predictions(path, {"extra": np.array([1, 2]), "y_pred": np.array([0.5, 1.5]),
+                                   "lon": np.array([10.0, -20.5]), "lat": np.array([1.0, 2.0]),
+                                   "y_true": np.array([0.0, 1.0])})
+    assert path.read_text().splitlines()[0] == "lon,lat,y_true,y_pred,extra"
+    back = store.read_predictions(path)
+    np.testing.assert_array_equal(back["lon"], [10.0, -20.5])
+    with pytest.raises(ValueError, match="equal length"):
+        store.write_predictions(path, {"lon": np.zeros(2), "lat": np.zeros(3)})
+
+
+def run_fake(tmp_path: Path, **kwargs) -> Path:
+    out = tmp_path / "out"
+    config = BenchConfig(tasks=["alpha", "beta", "gamma", "missing"], encoders=["enc_a", "enc_b"], seeds=[0, 1],
+                         splits=["random"], device="cpu", **kwargs)
+    run_bench(config, out, bench_fakes.backend(), log=lambda _: None)
+    info = run_info(out, config.to_dict(), status="complete")
+    write_run_json(out, info)
+    report.write_reports(out, info)
+    return out
+
+
+def test_full_report_files(tmp_path: Path):
+    out = run_fake(tmp_path)
+    for name in ("leaderboard.csv", "summary.md", "run.json"):
+        assert (out / name).is_file()
+    maps = sorted(p.name for p in (out / "maps").glob("*.png"))
+    assert maps == ["alpha__random.png", "beta__random.png", "gamma__random.png"]
+    assert all((out / "maps" / m).read_bytes()[:4] == b"\x89PNG" for m in maps)
+    rows = list(csv.DictReader((out / "leaderboard.csv").open()))
+    assert {(r["task"], r["metric"]) for r in rows} >= {("alpha", "top1"), ("beta", "r2"), ("gamma", "auc")}
+    assert len([r for r in rows if r["task"] == "alpha"]) == 2 * 2 * 4
+
+
+def test_run_json_fields(tmp_path: Path):
+    info = json.loads((run_fake(tmp_path) / "run.json").read_text())
+    assert info["seeds"] == [0, 1] and info["config"]["encoders"] == ["enc_a", "enc_b"]
+    assert info["packages"]["numpy"] == np.__version__ and "torch" in info["packages"]
+    assert isinstance(info["git_commit"], str) and info["git_commit"]
+    assert info["skipped_tasks"] == [{"task": "missing", "reason": "package fake-data is not installed",
+                                      "install_hint": "pip install fake-data"}]
+    assert info["finished_cells"] == 12 and info["failed_cells"] == []
+    assert info["tasks"]["alpha"] == {"kind": "classification", "n_samples": 40, "target_name": "alpha target",
+                                      "data_metadata": {"source": "fake"}}
+
+
+def test_terminal_leaderboard_ranks_by_primary_metric(tmp_path: Path):
+    agg, kinds = aggregate(store.iter_cell_records(run_fake(tmp_path)))
+    text = report.render_leaderboard(agg, kinds)
+    block = text.split("\n\n")[0].splitlines()
+    assert block[0] == "alpha · random" and "top1 ↑" in block[1] and "ssi_marked ↓" in block[1]
+    mean = {e: np.mean([bench_fakes.score(e, "random", s) for s in (0, 1)]) for e in ("enc_a", "enc_b")}
+    assert block[2].split()[1] == max(mean, key=mean.get)
+
+
+def test_git_commit_unknown_outside_a_repository(tmp_path: Path):
+    from geosrl.bench.runinfo import git_commit
+
+    assert git_commit(tmp_path) == {"commit": "unknown", "dirty": None}
+
+
+def test_cell_ids_are_file_safe():
+    assert Cell("t", "sphere2vec/sphereC+", "random", 3).cell_id == "t__sphere2vec-sphereC+__random__s3"
