@@ -1,0 +1,321 @@
+"""Shared machinery of the protocols: configuration, results, encoders, splits, spatial metrics.
+
+Configuration
+-------------
+``run_task(..., config)`` takes a plain dict. ``config["profile"]`` (``"quick"`` default, or ``"full"``)
+selects the defaults below; every other key overrides one default (nested dicts merge key by key).
+Unknown keys raise ``ValueError`` so a typo cannot silently change nothing.
+
+=====================  =====================  =====================  ==========================================
+key                    quick                  full                   meaning
+=====================  =====================  =====================  ==========================================
+epochs                 6                      30                     passes of the sampler (no early stopping;
+                                                                     the last epoch is evaluated, as §4.3)
+batch_size             1024                   1024                   positives per step (+ as many negatives)
+lr_grid                [1e-3, 1e-2]           [3e-4, 1e-3, 3e-3,     Adam learning rates tried; the best on the
+                                              1e-2]                  **validation** split is kept
+lr_decay               0.98                   0.98                   ExponentialLR γ per epoch
+weight_decay           0.0                    0.0                    Adam weight decay
+embed_dim              64                     256                    location embedding width
+encoder_kwargs         {}                     {}                     extra ``create_encoder`` kwargs
+                                                                     (``net``, ``net_kwargs``, PE kwargs)
+max_train_samples      4000                   None                   seeded subsample of the training split
+max_per_class          100                    100                    balanced sampler cap per class and epoch
+                                                                     (None = off, e.g. YFCC)
+pos_weight             None                   None                   λ of the classification loss (None = C)
+po_pos_weight          2048                   2048                   λ of SINR's an_full (presence-only)
+po_negatives_grid      ["uniform"]            ["uniform",            presence-only pseudo-negatives tried on
+                                              "background"]          val: uniform on the sphere (SINR) or
+                                                                     training background rows
+regress_dim            64                     64                     E = embed_dim_before_regress (§5)
+head_hidden            [128]                  [256, 256]             regression head widths on concat[e_I, e_x]
+image_hidden           [128]                  [256]                  image-feature MLP widths (→ E)
+dropout                0.0                    0.1                    dropout in the regression MLPs
+image_cnn              {epochs 4, lr 2e-3,    {epochs 20, lr 1e-3,   small CNN giving P(y|I) for image
+                       width 16, batch 256}   width 32, batch 256}   patches; epoch chosen on val
+image_clf              {epochs 30, lr 1e-2}   {epochs 100, lr 1e-2}  softmax probe on image features when
+                                                                     they are not already probabilities
+eval_batch_size        4096                   4096                   rows per evaluation forward/rank chunk
+ssi                    {radius_km 100, k 4,   same but               geo-bias settings (metrics.geo_bias_ssi).
+                       null "two_sided",      max_centres 10000      "two_sided" = PyGBS HEAD; "pdf"
+                       max_centres 1000,                             (TorchSpatial) is degenerate (σ = 0 →
+                       legacy_cap False}                             NaN) at every centre with a single point
+                                                                     within 100 km, i.e. on most sparse global
+                                                                     test sets; set "pdf" to compare with the
+                                                                     TorchSpatial tables
+worst_region           {nside None (auto),    same                   equal-area cells of worst_region_<metric>
+                       min_count 30}
+morans_k               8                      8                      k of Moran's I of residuals
+split                  {fractions             same                   used when ``split`` is a kind name
+                       [0.7, 0.15, 0.15],
+                       block_km 500}
+geo_bias               True                   True                   compute ssi_* / worst_region / Moran's I
+=====================  =====================  =====================  ==========================================
+
+Cost of a quick cell is dominated by (#lr × epochs × steps) encoder forward/backward passes:
+classification steps are few (the balanced sampler caps each class at 100 per epoch); regression and
+presence-only run ``max_train_samples/batch_size`` steps per epoch; ``country_from_imagery`` adds one
+SmallCNN fit per (task, split, seed) and process (cached across encoders); the geo-bias score costs
+one k-NN query of ≈ 6n points per scored centre (``ssi.max_centres``).
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import numpy as np
+import torch
+from torch import nn
+
+from .. import metrics as M
+from ..splits import make_split
+
+__all__ = [
+    "FULL",
+    "PROFILES",
+    "QUICK",
+    "TaskResult",
+    "build_encoder",
+    "resolve_config",
+    "resolve_split",
+    "spatial_metrics",
+]
+
+QUICK: dict[str, Any] = {
+    "epochs": 6,
+    "batch_size": 1024,
+    "lr_grid": [1e-3, 1e-2],
+    "lr_decay": 0.98,
+    "weight_decay": 0.0,
+    "embed_dim": 64,
+    "encoder_kwargs": {},
+    "max_train_samples": 4000,
+    "max_per_class": 100,
+    "pos_weight": None,
+    "po_pos_weight": 2048.0,
+    "po_negatives_grid": ["uniform"],
+    "regress_dim": 64,
+    "head_hidden": [128],
+    "image_hidden": [128],
+    "dropout": 0.0,
+    "image_cnn": {"epochs": 4, "lr": 2e-3, "width": 16, "batch_size": 256},
+    "image_clf": {"epochs": 30, "lr": 1e-2},
+    "eval_batch_size": 4096,
+    "ssi": {"radius_km": 100.0, "k": 4, "null": "two_sided", "max_centres": 1000, "legacy_cap": False},
+    "worst_region": {"nside": None, "min_count": 30},
+    "morans_k": 8,
+    "split": {"fractions": [0.7, 0.15, 0.15], "block_km": 500.0},
+    "geo_bias": True,
+}
+
+FULL: dict[str, Any] = copy.deepcopy(QUICK)
+FULL.update({
+    "epochs": 30,
+    "lr_grid": [3e-4, 1e-3, 3e-3, 1e-2],
+    "embed_dim": 256,
+    "max_train_samples": None,
+    "po_negatives_grid": ["uniform", "background"],
+    "head_hidden": [256, 256],
+    "image_hidden": [256],
+    "dropout": 0.1,
+    "image_cnn": {"epochs": 20, "lr": 1e-3, "width": 32, "batch_size": 256},
+    "image_clf": {"epochs": 100, "lr": 1e-2},
+})
+FULL["ssi"] = dict(QUICK["ssi"], max_centres=10000)
+
+PROFILES = {"quick": QUICK, "full": FULL}
+
+
+def _merge(base: dict, over: dict, path: str = "") -> dict:
+    out = copy.deepcopy(base)
+    for k, v in over.items():
+        if k not in out:
+            raise ValueError(f"unknown config key {path + k!r}; known: {sorted(out)}")
+        if isinstance(out[k], dict) and isinstance(v, dict):
+            if k == "encoder_kwargs":
+                out[k] = {**out[k], **copy.deepcopy(v)}
+            else:
+                out[k] = _merge(out[k], v, path + k + ".")
+        else:
+            out[k] = copy.deepcopy(v)
+    return out
+
+
+def resolve_config(config: dict | None) -> dict[str, Any]:
+    """Profile defaults (``config["profile"]``, default ``"quick"``) updated by the other keys."""
+    config = dict(config or {})
+    profile = config.pop("profile", "quick")
+    if profile not in PROFILES:
+        raise ValueError(f"unknown profile {profile!r}; choose one of {sorted(PROFILES)}")
+    cfg = _merge(PROFILES[profile], config)
+    cfg["profile"] = profile
+    if not cfg["lr_grid"]:
+        raise ValueError("lr_grid must not be empty")
+    return cfg
+
+
+@dataclass
+class TaskResult:
+    """Outcome of one ``run_task`` cell.
+
+    Attributes:
+        metrics: test-split metrics (names in ``docs/bench_contracts.md``).
+        val_metrics: validation metrics of the chosen hyper-parameters.
+        predictions: per-test-sample columns, each ``(N_test,)``: ``lon, lat, y_true, y_pred`` + extras.
+        chosen_hparams: the hyper-parameters picked on validation, and the fixed ones that matter.
+        train_seconds: wall time of all training (every trial), seconds.
+    """
+
+    metrics: dict[str, float]
+    val_metrics: dict[str, float]
+    predictions: dict[str, np.ndarray]
+    chosen_hparams: dict
+    train_seconds: float
+    info: dict = field(default_factory=dict)
+
+
+def resolve_split(data, split, seed: int, cfg: dict) -> tuple[str, dict[str, np.ndarray]]:
+    """``split`` as a kind name (``"random"``/``"spatial"``, built with ``make_split``) or a ready dict."""
+    if isinstance(split, str):
+        sc = cfg["split"]
+        idx = make_split(data.lonlat, split, seed, fractions=tuple(sc["fractions"]), block_km=sc["block_km"])
+        name = split
+    elif isinstance(split, dict):
+        idx = {k: np.asarray(split[k], dtype=np.int64) for k in ("train", "val", "test")}
+        name = "given"
+    else:
+        raise TypeError(f"split must be 'random', 'spatial' or a dict of index arrays, got {type(split).__name__}")
+    for k in ("train", "val", "test"):
+        if len(idx[k]) == 0:
+            raise ValueError(f"the {k} split is empty")
+    return name, idx
+
+
+def build_encoder(encoder: str | Callable[..., nn.Module] | nn.Module, cfg: dict, seed: int) -> nn.Module:
+    """A fresh, seeded location encoder ``(..., 2)`` degrees → ``(..., embed_dim)``.
+
+    ``encoder`` is a registry name (``geosrl.create_encoder(name, embed_dim, **encoder_kwargs)``), a
+    factory called as ``factory(embed_dim=...)``, or a module (deep-copied so trials start equal).
+    """
+    torch.manual_seed(seed)
+    if isinstance(encoder, nn.Module):
+        return copy.deepcopy(encoder)
+    if isinstance(encoder, str):
+        from .. import create_encoder
+
+        kw = dict(cfg["encoder_kwargs"])
+        kw.setdefault("validate", False)  # inputs are validated TaskData / generated uniform points
+        return create_encoder(encoder, embed_dim=int(cfg["embed_dim"]), **kw)
+    if callable(encoder):
+        return encoder(embed_dim=int(cfg["embed_dim"]))
+    raise TypeError(f"encoder must be a name, a factory or an nn.Module, got {type(encoder).__name__}")
+
+
+def encoder_name(encoder) -> str:
+    if isinstance(encoder, str):
+        return encoder
+    return getattr(encoder, "__name__", type(encoder).__name__)
+
+
+def subsample(idx: np.ndarray, max_n: int | None, rng: np.random.Generator) -> np.ndarray:
+    """Seeded subsample of an index array (sorted), or the array itself."""
+    if max_n is None or len(idx) <= max_n:
+        return idx
+    return np.sort(rng.choice(idx, size=int(max_n), replace=False))
+
+
+def lonlat_tensor(lonlat: np.ndarray, device) -> torch.Tensor:
+    return torch.as_tensor(np.asarray(lonlat, dtype=np.float32), device=device)
+
+
+@torch.no_grad()
+def embed(enc: nn.Module, ll: torch.Tensor, batch: int) -> torch.Tensor:
+    """Embeddings of ``(N, 2)`` locations in chunks (eval mode), ``(N, E)``."""
+    out = [enc(ll[s:s + batch]) for s in range(0, len(ll), batch)]
+    return torch.cat(out) if out else torch.zeros(0, 1, device=ll.device)
+
+
+class Timer:
+    def __init__(self) -> None:
+        self.seconds = 0.0
+
+    def __enter__(self):
+        self._t = time.perf_counter()
+        return self
+
+    def __exit__(self, *exc):
+        self.seconds += time.perf_counter() - self._t
+
+
+# ---------------------------------------------------------------------------------------------------
+# spatial metrics (geo-bias, worst region, Moran's I)
+# ---------------------------------------------------------------------------------------------------
+def array_key(*arrays, extra: Any = None) -> str:
+    h = hashlib.sha1()
+    for a in arrays:
+        a = np.ascontiguousarray(a)
+        h.update(str(a.shape).encode())
+        h.update(a.tobytes())
+    h.update(repr(extra).encode())
+    return h.hexdigest()
+
+
+def spatial_metrics(
+    lonlat: np.ndarray,
+    marks: dict[str, np.ndarray],
+    cfg: dict,
+    seed: int,
+    worst: dict[str, tuple] | None = None,
+    residuals: dict[str, np.ndarray] | None = None,
+) -> dict[str, dict[str, float]]:
+    """Geo-bias, worst-region and Moran's I metrics of each prediction variant.
+
+    Args:
+        lonlat: ``(N, 2)`` evaluation locations.
+        marks: variant suffix (``""``, ``"_image_only"``, …) → ``(N,)`` ±1 marks.
+        cfg: resolved config (``ssi``, ``worst_region``, ``morans_k``).
+        seed: seed of the centre subsample.
+        worst: variant → ``(metric_name, per_sample, reduce, higher_is_better)``.
+        residuals: variant → ``(N,)`` residuals for Moran's I.
+
+    Returns:
+        variant → ``{metric: value}`` with ``ssi_unmarked, ssi_marked, ssi_*_cap_frac,
+        ssi_*_degenerate_frac, worst_region_<metric>, morans_i_residual``.
+        The unmarked score depends only on the point pattern, so it is equal across variants.
+    """
+    out: dict[str, dict[str, float]] = {v: {} for v in marks}
+    if not cfg["geo_bias"]:
+        return out
+    sc = dict(cfg["ssi"])
+    variants = list(marks)
+    mk = np.stack([np.asarray(marks[v], dtype=np.float64) for v in variants], axis=1)
+    res = M.geo_bias_ssi(lonlat, marks=mk, seed=seed, **sc)  # one pass: W is shared by all values
+    for j, v in enumerate(variants):
+        o = out[v]
+        o["ssi_unmarked"] = res.unmarked
+        o["ssi_marked"] = float(res.marked[j])
+        o["ssi_unmarked_cap_frac"] = res.cap_frac_unmarked
+        o["ssi_marked_cap_frac"] = float(res.cap_frac_marked[j])
+        o["ssi_unmarked_degenerate_frac"] = res.degenerate_frac_unmarked
+        o["ssi_marked_degenerate_frac"] = float(res.degenerate_frac_marked[j])
+    wr = cfg["worst_region"]
+    for v, (name, per_sample, reduce, hib) in (worst or {}).items():
+        val, _, _ = M.worst_region(lonlat, per_sample, reduce=reduce, higher_is_better=hib,
+                                   nside=None if wr["nside"] is None else int(wr["nside"]), min_count=int(wr["min_count"]))
+        out[v][f"worst_region_{name}"] = val
+    for v, r in (residuals or {}).items():
+        out[v]["morans_i_residual"] = M.morans_i(r, lonlat, k=int(cfg["morans_k"]))
+    return out
+
+
+def suffixed(metrics_by_variant: dict[str, dict[str, float]]) -> dict[str, float]:
+    """Flatten ``{suffix: {name: v}}`` into ``{name + suffix: v}``."""
+    out: dict[str, float] = {}
+    for suffix, d in metrics_by_variant.items():
+        for k, v in d.items():
+            out[k + suffix] = float(v)
+    return out

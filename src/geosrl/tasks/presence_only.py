@@ -1,0 +1,140 @@
+"""Presence-only species distribution protocol (SINR "assume negative, full"; reference §6).
+
+Data: ``target`` 1 = presence, 0 = background/absence. Training uses the presences of the training
+split; each step pairs B presences with B pseudo-negatives r_i and minimises
+:func:`geosrl.losses.an_full_loss` (λ = ``po_pos_weight`` = 2048) on one output ``p = σ(wᵀEnc(x))``
+(bias-free head). Pseudo-negatives, chosen on validation from ``po_negatives_grid``:
+
+* ``"uniform"`` — uniform on the sphere (SINR's definition);
+* ``"background"`` — drawn with replacement from the training split's target-0 rows (or
+  ``TaskData.background_lonlat`` when the training split has none).
+
+Adam, ×``lr_decay`` per epoch, fixed epochs; (learning rate, negatives) chosen on the validation AUC.
+Test metric: ``auc`` of presences vs background/absences. Spatial metrics: marks +1 where a point is
+ranked on the right side of at least half of the opposite class (its own AUC contribution ≥ ½),
+else −1; ``worst_region_auc``; Moran's I of ``y − p``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from scipy.stats import rankdata
+from torch import nn
+
+from .. import metrics as M
+from ..losses import an_full_loss, uniform_sphere_lonlat
+from .common import TaskResult, Timer, build_encoder, encoder_name, lonlat_tensor, spatial_metrics, subsample, suffixed
+
+__all__ = ["auc_contribution", "run_presence_only"]
+
+NEGATIVES = ("uniform", "background")
+
+
+def auc_contribution(y: np.ndarray, score: np.ndarray) -> np.ndarray:
+    """Per-sample share of correctly ordered opposite-class pairs (ties ½), ``(N,)`` in [0, 1].
+
+    For a positive: fraction of negatives scored lower; for a negative: fraction of positives scored
+    higher. The mean over positives (or negatives) equals the AUC. NaN when a class is absent.
+    """
+    y = np.asarray(y).astype(bool)
+    s = np.asarray(score, dtype=np.float64)
+    n1, n0 = int(y.sum()), int((~y).sum())
+    out = np.full(len(y), np.nan)
+    if n1 == 0 or n0 == 0:
+        return out
+    r_all = rankdata(s)            # average ranks among all
+    r_pos = rankdata(s[y])         # among positives
+    r_neg = rankdata(s[~y])        # among negatives
+    # negatives below a positive (ties ½) = (rank among all − rank among positives)
+    out[y] = (r_all[y] - r_pos) / n0
+    # positives above a negative = n1 − positives at or below it (ties ½)
+    out[~y] = (n1 - (r_all[~y] - r_neg)) / n1
+    return out
+
+
+def _train(model, ll_pos, neg_pool, kind: str, lr: float, cfg: dict, seed: int, device) -> None:
+    gen = torch.Generator(device=device).manual_seed(seed)
+    cpu_gen = torch.Generator().manual_seed(seed)
+    opt = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=float(cfg["weight_decay"]))
+    sched = torch.optim.lr_scheduler.ExponentialLR(opt, gamma=float(cfg["lr_decay"]))
+    bs = int(cfg["batch_size"])
+    n = len(ll_pos)
+    model.train()
+    for _ in range(int(cfg["epochs"])):
+        perm = torch.randperm(n, generator=cpu_gen).to(device)
+        for s in range(0, n, bs):
+            b = perm[s:s + bs]
+            if kind == "uniform":
+                rand = uniform_sphere_lonlat(len(b), generator=gen, device=device, dtype=ll_pos.dtype)
+            else:
+                rand = neg_pool[torch.randint(len(neg_pool), (len(b),), generator=cpu_gen).to(device)]
+            logits = model(torch.cat([ll_pos[b], rand]))
+            zeros = torch.zeros(len(b), dtype=torch.long, device=device)
+            loss = an_full_loss(logits[: len(b)], zeros, logits[len(b):], pos_weight=float(cfg["po_pos_weight"]))
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+        sched.step()
+    model.eval()
+
+
+@torch.no_grad()
+def _predict(model, lonlat: np.ndarray, cfg: dict, device) -> np.ndarray:
+    ll = lonlat_tensor(lonlat, device)
+    eb = int(cfg["eval_batch_size"])
+    return torch.cat([torch.sigmoid(model(ll[s:s + eb]))[:, 0] for s in range(0, len(ll), eb)]).double().cpu().numpy()
+
+
+def run_presence_only(data, encoder, split_name: str, idx: dict[str, np.ndarray], seed: int, cfg: dict,
+                      device: torch.device) -> TaskResult:
+    """Presence-only protocol on a presence_only :class:`~geosrl.datasets.base.TaskData` (see module doc)."""
+    rng = np.random.default_rng(seed)
+    lonlat = data.lonlat
+    y = (np.asarray(data.target) > 0).astype(np.int64)
+    ok = np.isfinite(lonlat).all(axis=1)
+    train = idx["train"][ok[idx["train"]]]
+    pos = subsample(train[y[train] == 1], cfg["max_train_samples"], rng)
+    if len(pos) == 0:
+        raise ValueError("the training split holds no presence")
+    bg_rows = train[y[train] == 0]
+    pool = lonlat[bg_rows] if len(bg_rows) else data.background_lonlat
+    val, test = idx["val"][ok[idx["val"]]], idx["test"][ok[idx["test"]]]
+    ll_pos = lonlat_tensor(lonlat[pos], device)
+    neg_pool = None if pool is None or len(pool) == 0 else lonlat_tensor(pool, device)
+    grid = [g for g in cfg["po_negatives_grid"] if g != "background" or neg_pool is not None]
+    bad = [g for g in grid if g not in NEGATIVES]
+    if bad or not grid:
+        raise ValueError(f"po_negatives_grid must hold values of {NEGATIVES}, got {cfg['po_negatives_grid']}")
+
+    timer = Timer()
+    trials, best = [], None
+    for neg in grid:
+        for lr in cfg["lr_grid"]:
+            model = nn.Sequential(build_encoder(encoder, cfg, seed), nn.Linear(int(cfg["embed_dim"]), 1, bias=False))
+            model = model.to(device)
+            with timer:
+                _train(model, ll_pos, neg_pool, neg, float(lr), cfg, seed, device)
+            a = M.auc(y[val], _predict(model, lonlat[val], cfg, device))
+            trials.append({"negatives": neg, "lr": float(lr), "auc": a})
+            score = a if np.isfinite(a) else -np.inf
+            if best is None or score > best[0]:
+                best = (score, neg, float(lr), model, a)
+    _, neg, lr, model, val_auc = best
+
+    y_test, ll_test = y[test], lonlat[test]
+    p = _predict(model, ll_test, cfg, device)
+    metrics = {"": {"auc": M.auc(y_test, p)}}
+    contrib = auc_contribution(y_test, p)
+    marks = np.where(np.nan_to_num(contrib, nan=1.0) >= 0.5, 1.0, -1.0)
+    sp = spatial_metrics(ll_test, marks={"": marks}, cfg=cfg, seed=seed,
+                         worst={"": ("auc", (y_test, p), "auc", True)}, residuals={"": y_test - p})
+    metrics[""].update(sp[""])
+    preds = {"lon": ll_test[:, 0], "lat": ll_test[:, 1], "y_true": y_test, "y_pred": p, "auc_contribution": contrib}
+    hp = {"lr": lr, "negatives": neg, "lr_grid": list(cfg["lr_grid"]), "negatives_grid": grid,
+          "epochs": int(cfg["epochs"]), "batch_size": int(cfg["batch_size"]), "embed_dim": int(cfg["embed_dim"]),
+          "pos_weight": float(cfg["po_pos_weight"]), "n_train_presences": int(len(pos)),
+          "n_background_pool": 0 if neg_pool is None else int(len(neg_pool)), "split": split_name,
+          "encoder": encoder_name(encoder), "protocol": "presence_only_an_full"}
+    return TaskResult(metrics=suffixed(metrics), val_metrics={"auc": val_auc}, predictions=preds, chosen_hparams=hp,
+                      train_seconds=timer.seconds, info={"val_trials": trials})

@@ -1,0 +1,66 @@
+"""Seeded splits and the HEALPix blocks."""
+
+import numpy as np
+import pytest
+
+from geosrl.datasets.base import sample_sphere
+from geosrl.splits import healpix_cell_side_km, healpix_index, make_split, nside_for_block_km
+
+
+@pytest.fixture(scope="module")
+def pts():
+    return sample_sphere(20000, np.random.default_rng(1))
+
+
+def test_healpix_known_faces_and_hierarchy(pts):
+    ll = np.array([[45, 60.0], [0, 0], [90, 0], [180, 0], [-90, 0], [45, -60], [0, 90], [0, -90]])
+    assert healpix_index(ll, 1).tolist() == [0, 4, 5, 6, 7, 8, 0, 8]
+    for nside in (1, 2, 4, 8):
+        assert np.array_equal(healpix_index(pts, 2 * nside) // 4, healpix_index(pts, nside))
+
+
+def test_healpix_equal_area(pts):
+    counts = np.bincount(healpix_index(pts, 4), minlength=192)
+    assert counts.min() > 0 and len(counts) == 192
+    expected = len(pts) / 192
+    chi2 = ((counts - expected) ** 2 / expected).sum()
+    assert chi2 < 191 + 5 * np.sqrt(2 * 191)  # consistent with equal areas
+    assert healpix_cell_side_km(1) == pytest.approx(6519, abs=1)
+    assert nside_for_block_km(500) == 16
+
+
+def test_random_split_deterministic_disjoint(pts):
+    a = make_split(pts, "random", seed=3)
+    b = make_split(pts, "random", seed=3)
+    c = make_split(pts, "random", seed=4)
+    assert all(np.array_equal(a[k], b[k]) for k in ("train", "val", "test"))
+    assert not np.array_equal(a["test"], c["test"])
+    allidx = np.concatenate([a["train"], a["val"], a["test"]])
+    assert np.array_equal(np.sort(allidx), np.arange(len(pts)))
+    assert len(a["train"]) == 14000 and len(a["val"]) == 3000 and len(a["test"]) == 3000
+
+
+def test_spatial_split_blocks_do_not_straddle(pts):
+    s = make_split(pts, "spatial", seed=0, block_km=1000)
+    t = make_split(pts, "spatial", seed=0, block_km=1000)
+    assert all(np.array_equal(s[k], t[k]) for k in ("train", "val", "test"))
+    allidx = np.concatenate([s["train"], s["val"], s["test"]])
+    assert np.array_equal(np.sort(allidx), np.arange(len(pts)))
+    cells = healpix_index(pts, nside_for_block_km(1000))
+    sets = [set(cells[s[k]]) for k in ("train", "val", "test")]
+    assert not (sets[0] & sets[1]) and not (sets[0] & sets[2]) and not (sets[1] & sets[2])
+    frac = len(s["train"]) / len(pts)
+    assert 0.6 < frac < 0.8 and len(s["val"]) > 0 and len(s["test"]) > 0
+
+
+def test_spatial_split_nan_rows_and_errors(pts):
+    ll = pts[:500].copy()
+    ll[:5] = np.nan
+    s = make_split(ll, "spatial", seed=0, nside=2)
+    assert set(range(5)) <= set(s["test"].tolist())
+    with pytest.raises(ValueError):
+        make_split(pts, "hexagons", seed=0)
+    with pytest.raises(ValueError):
+        make_split(pts, "random", seed=0, fractions=(0.5, 0.5, 0.5))
+    with pytest.raises(ValueError):
+        make_split(np.array([[1.0, 1.0], [1.1, 1.0]]), "spatial", seed=0, nside=1)
