@@ -47,30 +47,34 @@ def check_lonlat_shape(lonlat: torch.Tensor) -> None:
 def validate_lonlat(lonlat: torch.Tensor) -> None:
     """Validate a ``(..., 2)`` tensor of ``(lon, lat)`` degrees; raise :class:`CoordinateError`.
 
-    Checks (one device-to-host sync): finite values, |lat| <= 90, |lon| <= 180, and a likely
-    (lat, lon) swap (all |first column| <= 90 while some |second column| > 90). Empty tensors pass.
+    Checks (one pass over the data and one device-to-host sync): finite values, |lat| <= 90,
+    |lon| <= 180, and a likely (lat, lon) swap (all |first column| <= 90 while some |second column|
+    > 90). Empty tensors pass. The detailed counts in the messages are computed only on failure.
     """
     check_lonlat_shape(lonlat)
     if lonlat.numel() == 0:
         return
     flat = lonlat.detach().reshape(-1, 2)
+    lo, hi = torch.aminmax(flat, dim=0)  # NaN propagates into both
+    lon_min, lat_min, lon_max, lat_max = torch.cat([lo, hi]).tolist()
+    bounds = (lon_min, lat_min, lon_max, lat_max)
+    if all(math.isfinite(b) for b in bounds) and lon_min >= -180 and lon_max <= 180 and lat_min >= -90 and lat_max <= 90:
+        return
+    _raise_coordinate_error(flat)
+
+
+def _raise_coordinate_error(flat: torch.Tensor) -> None:
+    """Count what is wrong with ``(N, 2)`` coordinates and raise the matching :class:`CoordinateError`."""
     lon, lat = flat[:, 0], flat[:, 1]
-    abs_lon, abs_lat = lon.abs(), lat.abs()
-    stats = torch.stack(
-        [
-            (~torch.isfinite(flat)).any(1).sum(),
-            (abs_lat > 90).sum(),
-            (abs_lon > 180).sum(),
-            (abs_lon <= 90).all().to(torch.int64),
-        ]
-    ).tolist()
-    n_nonfinite, n_bad_lat, n_bad_lon, first_within_90 = stats
+    n_nonfinite = int((~torch.isfinite(flat)).any(1).sum())
     if n_nonfinite:
         raise CoordinateError(
             f"{n_nonfinite} location(s) contain NaN or inf; drop or impute them before encoding"
         )
+    n_bad_lat = int((lat.abs() > 90).sum())
+    n_bad_lon = int((lon.abs() > 180).sum())
     if n_bad_lat:
-        if first_within_90 and n_bad_lon == 0:
+        if bool((lon.abs() <= 90).all()) and n_bad_lon == 0:
             raise CoordinateError(
                 f"{n_bad_lat} latitude value(s) exceed 90 degrees while every first-column value is within "
                 "[-90, 90]: the columns look swapped. geosrl expects (lon, lat) order; "
@@ -80,11 +84,10 @@ def validate_lonlat(lonlat: torch.Tensor) -> None:
             f"{n_bad_lat} latitude value(s) outside [-90, 90] degrees (column 1 must be latitude in degrees; "
             "radians or projected coordinates are not accepted)"
         )
-    if n_bad_lon:
-        raise CoordinateError(
-            f"{n_bad_lon} longitude value(s) outside [-180, 180] degrees; geosrl does not wrap silently: "
-            "wrap explicitly with ((lon + 180) % 360) - 180 if that is what you mean"
-        )
+    raise CoordinateError(
+        f"{n_bad_lon} longitude value(s) outside [-180, 180] degrees; geosrl does not wrap silently: "
+        "wrap explicitly with ((lon + 180) % 360) - 180 if that is what you mean"
+    )
 
 
 def lonlat_to_radians(lonlat: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

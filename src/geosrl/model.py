@@ -18,8 +18,8 @@ NETS = ("ffn", "siren", "linear", "native")
 class LocationEncoder(nn.Module):
     """Enc(x) = net(PE(x)): ``(..., 2)`` (lon, lat) degrees → ``(..., embed_dim)``.
 
-    The position encoding runs in the dtype of the input (phases in float64); its output is cast to
-    the network's parameter dtype, so float64 coordinates feed a float32 network without error.
+    The position encoding forms its phases in float64 and writes its features directly in the network's
+    parameter dtype, so float64 coordinates feed a float32 network at float64 phase accuracy.
     """
 
     def __init__(self, pe: nn.Module, net: nn.Module, embed_dim: int) -> None:
@@ -29,11 +29,8 @@ class LocationEncoder(nn.Module):
         self.embed_dim = int(embed_dim)
 
     def forward(self, lonlat: torch.Tensor) -> torch.Tensor:
-        h = self.pe(lonlat)
         param = next(self.net.parameters(), None)
-        if param is not None and h.dtype != param.dtype:
-            h = h.to(param.dtype)
-        return self.net(h)
+        return self.net(self.pe(lonlat, dtype=None if param is None else param.dtype))
 
 
 def _build_net(kind: str, in_dim: int, embed_dim: int, pe: nn.Module, net_kwargs: dict[str, Any]) -> nn.Module:

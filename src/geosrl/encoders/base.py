@@ -8,7 +8,7 @@ from typing import Sequence
 import torch
 from torch import nn
 
-from ..coords import DEG2RAD, check_lonlat_shape, validate_lonlat
+from ..coords import check_lonlat_shape, validate_lonlat
 
 __all__ = ["PositionEncoding", "geometric_frequencies", "legacy_single_scale_frequencies", "scaled_sincos"]
 
@@ -37,13 +37,20 @@ class PositionEncoding(nn.Module):
         super().__init__()
         self.validate = bool(validate)
 
-    def forward(self, lonlat: torch.Tensor) -> torch.Tensor:
+    def forward(self, lonlat: torch.Tensor, dtype: torch.dtype | None = None) -> torch.Tensor:
+        """Encode ``(..., 2)`` (lon, lat) degrees → ``(..., output_dim)``.
+
+        ``dtype`` is the output dtype (default: the input's). Phases are always formed in float64, so
+        float64 coordinates with ``dtype=torch.float32`` give float32 features at float64 phase accuracy,
+        with the trigonometry done in float32 (the fast path ``create_encoder`` uses for float32 networks).
+        """
         check_lonlat_shape(lonlat)
         if self.validate:
             validate_lonlat(lonlat)
-        return self.encode(lonlat)
+        return self.encode(lonlat, lonlat.dtype if dtype is None else dtype)
 
-    def encode(self, lonlat: torch.Tensor) -> torch.Tensor:  # pragma: no cover - abstract
+    def encode(self, lonlat: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:  # pragma: no cover - abstract
+        """Subclass hook: ``(..., 2)`` degrees (already checked) → ``(..., output_dim)`` in ``dtype``."""
         raise NotImplementedError
 
     def register_float64(self, name: str, values: torch.Tensor | Sequence[float], persistent: bool = False) -> None:
@@ -112,11 +119,17 @@ def scaled_sincos(
     out_dtype = values.dtype if out_dtype is None else out_dtype
     phase = values.to(torch.float64).unsqueeze(-1) * omega
     if out_dtype != torch.float64:
-        phase = (torch.remainder(phase + math.pi, TWO_PI) - math.pi).to(out_dtype)
+        phase = reduce_phase(phase).to(out_dtype)
     return torch.sin(phase), torch.cos(phase)
 
 
-def deg_sincos(values_deg: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """``sin``/``cos`` of an angle given in degrees, shape ``(...)``, in the input dtype."""
-    rad = values_deg * DEG2RAD
-    return torch.sin(rad), torch.cos(rad)
+def reduce_phase(phase: torch.Tensor) -> torch.Tensor:
+    """Range-reduce a float64 phase (rad) to [−π, π] (same sin and cos), in place.
+
+    ``phase`` must be a fresh temporary (it is overwritten); the subtracted multiple of 2π carries
+    no gradient, so d(reduced)/d(phase) = 1.
+    """
+    turns = (phase.detach() * (1.0 / TWO_PI)).round_().mul_(TWO_PI)
+    return phase.sub_(turns)
+
+

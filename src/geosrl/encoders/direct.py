@@ -28,7 +28,7 @@ class DirectEncoding(PositionEncoding):
             raise ValueError(f"mode must be one of {_MODES}, got {mode!r}")
         self.mode = mode
 
-    def encode(self, lonlat: torch.Tensor) -> torch.Tensor:
+    def encode(self, lonlat: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
         if self.mode == "locationencoder":
-            return lonlat * DEG2RAD - math.pi
-        return torch.stack([lonlat[..., 0] / 180.0, lonlat[..., 1] / 90.0], dim=-1)
+            return (lonlat * DEG2RAD - math.pi).to(dtype)
+        return torch.stack([lonlat[..., 0] / 180.0, lonlat[..., 1] / 90.0], dim=-1).to(dtype)

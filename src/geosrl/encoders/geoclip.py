@@ -8,7 +8,7 @@ import torch
 
 from ..coords import DEG2RAD
 from ..registry import register_encoder
-from .base import PositionEncoding, scaled_sincos
+from .base import PositionEncoding, reduce_phase
 
 _A1, _A2, _A3, _A4 = 1.340264, -0.081106, 0.000893, 0.003796
 _SF = 66.50336
@@ -63,17 +63,15 @@ class GeoCLIPRFFEncoding(PositionEncoding):
         for i, s in enumerate(self.sigmas):
             b = torch.randn(self.num_frequencies, 2, generator=gen, dtype=torch.float64) * s
             self.register_float64(f"b{i}", b.to(torch.float32).double(), persistent=True)
-        self.register_float64("two_pi", [2.0 * math.pi])
 
     @property
     def branch_dim(self) -> int:
         return 2 * self.num_frequencies
 
-    def encode(self, lonlat: torch.Tensor) -> torch.Tensor:
+    def encode(self, lonlat: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
         v = equal_earth(lonlat.to(torch.float64))  # (..., 2)
         b = torch.cat([getattr(self, f"b{i}") for i in range(len(self.sigmas))], dim=0)  # (nσ·F, 2)
-        proj = v @ b.T  # (..., nσ·F), phase = 2π·proj
-        sin, cos = scaled_sincos(proj, self.two_pi, lonlat.dtype)
-        cos = cos.squeeze(-1).unflatten(-1, (len(self.sigmas), self.num_frequencies))
-        sin = sin.squeeze(-1).unflatten(-1, (len(self.sigmas), self.num_frequencies))
-        return torch.cat([cos, sin], dim=-1).flatten(-2)
+        phase = (v @ (b.T * (2.0 * math.pi))).unflatten(-1, (len(self.sigmas), self.num_frequencies))
+        if dtype != torch.float64:
+            phase = reduce_phase(phase).to(dtype)
+        return torch.stack([torch.cos(phase), torch.sin(phase)], dim=-2).flatten(-3)  # per σ: [cos | sin]

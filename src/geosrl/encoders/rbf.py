@@ -6,7 +6,7 @@ import math
 
 import torch
 
-from ..coords import DEG2RAD, validate_lonlat
+from ..coords import DEG2RAD, lonlat_to_xyz, validate_lonlat
 from ..registry import register_encoder
 from .base import PositionEncoding
 
@@ -79,19 +79,21 @@ class RBFEncoding(PositionEncoding):
             idx = torch.randint(n, (num_anchors,), generator=gen)
         return cls(anchors=lonlat[idx], **kwargs)
 
-    def squared_distance_deg(self, lonlat: torch.Tensor) -> torch.Tensor:
-        """Squared distance ``(..., M)`` in degrees² between each location and each anchor."""
-        x = lonlat.to(torch.float64).unsqueeze(-2)  # (..., 1, 2)
-        a = self.anchors
-        if self.distance == "euclidean_deg":
-            return ((x - a) ** 2).sum(-1)
-        lon1, lat1 = x[..., 0] * DEG2RAD, x[..., 1] * DEG2RAD
-        lon2, lat2 = a[:, 0] * DEG2RAD, a[:, 1] * DEG2RAD
-        hav = torch.sin((lat1 - lat2) / 2) ** 2 + torch.cos(lat1) * torch.cos(lat2) * torch.sin((lon1 - lon2) / 2) ** 2
-        # clamp keeps sqrt differentiable at an anchor (true gradient there is 0)
-        angle = 2.0 * torch.asin(torch.sqrt(hav.clamp(1e-30, 1.0)))
-        return (angle / DEG2RAD) ** 2
+    def squared_distance_deg(self, lonlat: torch.Tensor, dtype: torch.dtype = torch.float64) -> torch.Tensor:
+        """Squared distance ``(..., M)`` in degrees² between each location and each anchor, in ``dtype``.
 
-    def encode(self, lonlat: torch.Tensor) -> torch.Tensor:
-        d2 = self.squared_distance_deg(lonlat)
-        return torch.exp(-d2 / (2.0 * self.kernel_size_deg**2)).to(lonlat.dtype)
+        Great circle: hav = (1 − p·a)/2 = sin²(d/2) from unit vectors (one float64 matmul, accurate for
+        the distances that matter at σ ≳ 10⁻³°), then d = 2·asin(√hav) in ``dtype``.
+        """
+        if self.distance == "euclidean_deg":
+            x = lonlat.to(torch.float64).unsqueeze(-2)  # (..., 1, 2)
+            return ((x - self.anchors) ** 2).sum(-1).to(dtype)
+        p = lonlat_to_xyz(lonlat.to(torch.float64))  # (..., 3)
+        hav = (0.5 - 0.5 * (p @ lonlat_to_xyz(self.anchors).T)).to(dtype)
+        # clamp keeps sqrt differentiable at an anchor (the true gradient there is 0)
+        angle_deg = torch.asin(torch.sqrt(hav.clamp(1e-30, 1.0))) * (2.0 / DEG2RAD)
+        return angle_deg * angle_deg
+
+    def encode(self, lonlat: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+        d2 = self.squared_distance_deg(lonlat, dtype)
+        return torch.exp(d2 * (-0.5 / self.kernel_size_deg**2))

@@ -45,8 +45,8 @@ class Space2VecGridEncoding(_Space2VecBase):
         super().__init__(frequency_num, min_radius, max_radius, validate)
         self.output_dim = 4 * self.frequency_num
 
-    def encode(self, lonlat: torch.Tensor) -> torch.Tensor:
-        sin, cos = scaled_sincos(lonlat, self.omega)  # (..., 2, S)
+    def encode(self, lonlat: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+        sin, cos = scaled_sincos(lonlat, self.omega, dtype)  # (..., 2, S)
         return torch.stack([sin, cos], dim=-1).flatten(-3)
 
 
@@ -67,7 +67,7 @@ class Space2VecTheoryEncoding(_Space2VecBase):
         self.output_dim = 6 * self.frequency_num
         self.register_float64("unit_vectors", [[1.0, 0.0], [-0.5, _SQRT3_2], [-0.5, -_SQRT3_2]])
 
-    def encode(self, lonlat: torch.Tensor) -> torch.Tensor:
+    def encode(self, lonlat: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
         u = lonlat.to(torch.float64) @ self.unit_vectors.T  # (..., 3)
-        sin, cos = scaled_sincos(u, self.omega, lonlat.dtype)  # (..., 3, S)
+        sin, cos = scaled_sincos(u, self.omega, dtype)  # (..., 3, S)
         return torch.stack([sin, cos], dim=-1).transpose(-3, -2).flatten(-3)

@@ -40,10 +40,10 @@ class _SphereBase(PositionEncoding):
         self.register_float64("omega_deg", omega * DEG2RAD)  # phase = lon_deg * omega_deg
         self.output_dim = self.per_scale * self.frequency_num
 
-    def _angles(self, lonlat: torch.Tensor):
+    def _angles(self, lonlat: torch.Tensor, dtype: torch.dtype):
         """Scaled (sinθ_s, cosθ_s, sinφ_s, cosφ_s), each (..., S), and unscaled (sinθ, cosθ, sinφ, cosφ), each (..., 1)."""
-        sin_s, cos_s = scaled_sincos(lonlat, self.omega_deg)  # (..., 2, S)
-        rad = lonlat * DEG2RAD
+        sin_s, cos_s = scaled_sincos(lonlat, self.omega_deg, dtype)  # (..., 2, S)
+        rad = (lonlat * DEG2RAD).to(dtype)
         sin1, cos1 = torch.sin(rad).unsqueeze(-1), torch.cos(rad).unsqueeze(-1)  # (..., 2, 1)
         return (sin_s[..., 0, :], cos_s[..., 0, :], sin_s[..., 1, :], cos_s[..., 1, :]), (
             sin1[..., 0, :], cos1[..., 0, :], sin1[..., 1, :], cos1[..., 1, :])
@@ -66,8 +66,8 @@ class SphereCEncoding(_SphereBase):
 
     per_scale = 3
 
-    def encode(self, lonlat):
-        (st, ct, sp, cp), _ = self._angles(lonlat)
+    def encode(self, lonlat, dtype):
+        (st, ct, sp, cp), _ = self._angles(lonlat, dtype)
         return _per_scale(sp, cp * ct, cp * st)
 
 
@@ -77,8 +77,8 @@ class SphereCPlusEncoding(_SphereBase):
 
     per_scale = 6
 
-    def encode(self, lonlat):
-        (st, ct, sp, cp), _ = self._angles(lonlat)
+    def encode(self, lonlat, dtype):
+        (st, ct, sp, cp), _ = self._angles(lonlat, dtype)
         return _per_scale(sp, cp, st, ct, cp * ct, cp * st)
 
 
@@ -88,8 +88,8 @@ class SphereMEncoding(_SphereBase):
 
     per_scale = 5
 
-    def encode(self, lonlat):
-        (st, ct, sp, cp), (st1, ct1, _, cp1) = self._angles(lonlat)
+    def encode(self, lonlat, dtype):
+        (st, ct, sp, cp), (st1, ct1, _, cp1) = self._angles(lonlat, dtype)
         return _per_scale(sp, cp * ct1, cp1 * ct, cp * st1, cp1 * st)
 
 
@@ -101,8 +101,8 @@ class SphereMPlusEncoding(_SphereBase):
     per_scale = 8
     legacy_switch = True
 
-    def encode(self, lonlat):
-        (st, ct, sp, cp), (st1, ct1, _, cp1) = self._angles(lonlat)
+    def encode(self, lonlat, dtype):
+        (st, ct, sp, cp), (st1, ct1, _, cp1) = self._angles(lonlat, dtype)
         return _per_scale(sp, cp, st, ct, cp * ct1, cp1 * ct, cp * st1, cp1 * st)
 
 
@@ -121,8 +121,8 @@ class DFSEncoding(_SphereBase):
         super().__init__(frequency_num, min_radius, max_radius, legacy_single_scale, validate)
         self.output_dim = 4 * self.frequency_num**2 + 4 * self.frequency_num
 
-    def encode(self, lonlat):
-        (st, ct, sp, cp), _ = self._angles(lonlat)
+    def encode(self, lonlat, dtype):
+        (st, ct, sp, cp), _ = self._angles(lonlat, dtype)
         u = torch.cat([st, ct], dim=-1)  # (..., 2S)
         v = torch.cat([sp, cp], dim=-1)  # (..., 2S)
         outer = (u.unsqueeze(-1) * v.unsqueeze(-2)).flatten(-2)

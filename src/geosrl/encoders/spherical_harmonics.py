@@ -8,7 +8,7 @@ import torch
 
 from ..coords import DEG2RAD
 from ..registry import register_encoder
-from .base import PositionEncoding
+from .base import PositionEncoding, reduce_phase
 
 _CONVENTIONS = ("geosrl", "satclip")
 
@@ -88,15 +88,14 @@ class SphericalHarmonicsEncoding(PositionEncoding):
             prev2 = prev
         return rows
 
-    def encode(self, lonlat: torch.Tensor) -> torch.Tensor:
-        dtype = lonlat.dtype
-        lat = lonlat[..., 1] * DEG2RAD
+    def encode(self, lonlat: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+        lat = (lonlat[..., 1] * DEG2RAD).to(dtype)
         sin_lat, cos_lat = torch.sin(lat), torch.cos(lat).clamp_min(0.0)
         rows = self.legendre(sin_lat, cos_lat)
         m = torch.arange(1, self.legendre_degree, dtype=torch.float64, device=lonlat.device)
         mphase = lonlat[..., 0].to(torch.float64).unsqueeze(-1) * (m * DEG2RAD)
         if dtype != torch.float64:
-            mphase = (torch.remainder(mphase + math.pi, 2 * math.pi) - math.pi).to(dtype)
+            mphase = reduce_phase(mphase).to(dtype)
         cos_m, sin_m = torch.cos(mphase), torch.sin(mphase)  # (..., L−1) for m = 1…L−1
         blocks = []
         for l, p in enumerate(rows):

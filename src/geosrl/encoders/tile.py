@@ -67,5 +67,5 @@ class TileEncoding(PositionEncoding):
         row = torch.floor((lonlat[..., 1] - y_min) / self.cell_size_deg).long().clamp(0, self.n_row - 1)
         return row * self.n_col + col
 
-    def encode(self, lonlat: torch.Tensor) -> torch.Tensor:
-        return self.embedding(self.cell_index(lonlat.detach())).to(lonlat.dtype)
+    def encode(self, lonlat: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+        return self.embedding(self.cell_index(lonlat.detach())).to(dtype)

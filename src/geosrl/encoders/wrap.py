@@ -26,11 +26,10 @@ class _WrapBase(PositionEncoding):
             raise ValueError(f"lat_mode must be one of {_LAT_MODES}, got {lat_mode!r}")
         self.lat_mode = lat_mode
 
-    def encode(self, lonlat: torch.Tensor) -> torch.Tensor:
+    def encode(self, lonlat: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
         lat_factor = 2.0 if self.lat_mode == "mac_aodha" else 1.0
-        lon = lonlat[..., 0] * DEG2RAD
-        lat = lonlat[..., 1] * (DEG2RAD * lat_factor)
-        return torch.stack([torch.sin(lon), torch.sin(lat), torch.cos(lon), torch.cos(lat)], dim=-1)
+        rad = torch.stack([lonlat[..., 0] * DEG2RAD, lonlat[..., 1] * (DEG2RAD * lat_factor)], dim=-1).to(dtype)
+        return torch.cat([torch.sin(rad), torch.cos(rad)], dim=-1)  # [sin θ, sin φ, cos θ, cos φ]
 
 
 @register_encoder("wrap")

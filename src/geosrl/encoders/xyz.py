@@ -17,8 +17,8 @@ class XYZEncoding(PositionEncoding):
 
     output_dim = 3
 
-    def encode(self, lonlat: torch.Tensor) -> torch.Tensor:
-        return lonlat_to_xyz(lonlat)
+    def encode(self, lonlat: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+        return lonlat_to_xyz(lonlat).to(dtype)
 
 
 @register_encoder("nerf")
@@ -39,7 +39,7 @@ class NeRFEncoding(PositionEncoding):
         self.output_dim = 6 * self.frequency_num
         self.register_float64("omega", math.pi * 2.0 ** torch.arange(self.frequency_num, dtype=torch.float64))
 
-    def encode(self, lonlat: torch.Tensor) -> torch.Tensor:
+    def encode(self, lonlat: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
         p = lonlat_to_xyz(lonlat.to(torch.float64))
-        sin, cos = scaled_sincos(p, self.omega, lonlat.dtype)  # (..., 3, L)
+        sin, cos = scaled_sincos(p, self.omega, dtype)  # (..., 3, L)
         return torch.cat([sin, cos], dim=-2).flatten(-2)
