@@ -47,7 +47,9 @@ def test_batch_equals_row_by_row(name):
     x = _points(16)
     batched = pe(x)
     rows = torch.stack([pe(x[i: i + 1])[0] for i in range(len(x))])
-    torch.testing.assert_close(batched, rows, atol=1e-12, rtol=0)
+    # BLAS may fuse multiply-adds differently for one row and many: allow float64 rounding of phases
+    # up to ~1e5 rad (NeRF's finest octave), far below any mixing of rows
+    torch.testing.assert_close(batched, rows, atol=1e-10, rtol=0)
 
 
 @pytest.mark.parametrize("name", sorted(set(ALL) - {"tile"}))

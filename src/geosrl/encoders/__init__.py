@@ -1,6 +1,6 @@
 """Location position encodings; importing this package registers all of them."""
 
 from . import direct, geoclip, rbf, rff, space2vec, sphere2vec, spherical_harmonics, tile, wrap, xyz  # noqa: F401
-from .base import PositionEncoding, geometric_frequencies, legacy_single_scale_frequencies, reduce_phase, scaled_sincos
+from .base import PositionEncoding, geometric_frequencies, legacy_single_scale_frequencies, sin_of, sinusoids
 
-__all__ = ["PositionEncoding", "geometric_frequencies", "legacy_single_scale_frequencies", "reduce_phase", "scaled_sincos"]
+__all__ = ["PositionEncoding", "geometric_frequencies", "legacy_single_scale_frequencies", "sin_of", "sinusoids"]

@@ -8,7 +8,7 @@ import torch
 
 from ..coords import DEG2RAD
 from ..registry import register_encoder
-from .base import PositionEncoding, reduce_phase
+from .base import HALF_PI, PositionEncoding, sinusoids
 
 _A1, _A2, _A3, _A4 = 1.340264, -0.081106, 0.000893, 0.003796
 _SF = 66.50336
@@ -63,6 +63,8 @@ class GeoCLIPRFFEncoding(PositionEncoding):
         for i, s in enumerate(self.sigmas):
             b = torch.randn(self.num_frequencies, 2, generator=gen, dtype=torch.float64) * s
             self.register_float64(f"b{i}", b.to(torch.float32).double(), persistent=True)
+        offset = torch.tensor([HALF_PI, 0.0], dtype=torch.float64)[:, None].expand(len(self.sigmas), 2, self.num_frequencies)
+        self.register_float64("offset", offset.reshape(-1))  # per σ: cos block (offset π/2), then sin block
 
     @property
     def branch_dim(self) -> int:
@@ -70,8 +72,6 @@ class GeoCLIPRFFEncoding(PositionEncoding):
 
     def encode(self, lonlat: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
         v = equal_earth(lonlat.to(torch.float64))  # (..., 2)
-        b = torch.cat([getattr(self, f"b{i}") for i in range(len(self.sigmas))], dim=0)  # (nσ·F, 2)
-        phase = (v @ (b.T * (2.0 * math.pi))).unflatten(-1, (len(self.sigmas), self.num_frequencies))
-        if dtype != torch.float64:
-            phase = reduce_phase(phase).to(dtype)
-        return torch.stack([torch.cos(phase), torch.sin(phase)], dim=-2).flatten(-3)  # per σ: [cos | sin]
+        b = torch.stack([getattr(self, f"b{i}") for i in range(len(self.sigmas))])  # (nσ, F, 2)
+        weight = (2.0 * math.pi) * b.permute(2, 0, 1).unsqueeze(2).expand(2, -1, 2, -1)  # (2, nσ, [cos, sin], F)
+        return sinusoids(v, weight.reshape(2, -1), self.offset, dtype)

@@ -7,29 +7,47 @@ import math
 import torch
 
 from ..registry import register_encoder
-from .base import PositionEncoding, geometric_frequencies, scaled_sincos
+from .base import HALF_PI, PositionEncoding, geometric_frequencies, sinusoids
+
+_SQRT3_2 = math.sqrt(3.0) / 2.0
 
 
 class _Space2VecBase(PositionEncoding):
-    """Shared multi-scale schedule: ω_s = 1/λ_s, λ in degrees, phase = x_deg·ω_s (no 2π)."""
+    """Shared multi-scale schedule: ω_s = 1/λ_s, λ in degrees, phase = x_deg·ω_s (no 2π).
 
-    def __init__(
-        self,
-        frequency_num: int = 32,
-        min_radius: float = 0.1,
-        max_radius: float = 360.0,
-        validate: bool = True,
-    ) -> None:
+    Subclasses give the projection directions (``DIRECTIONS``, unit vectors in the (lon, lat) plane);
+    the output is, for s, for each direction a_j: [sin(⟨x, a_j⟩ω_s), cos(⟨x, a_j⟩ω_s)], laid out by
+    ``_layout`` as a (2, D) weight matrix and a (D,) offset (0 for sin, π/2 for cos).
+    """
+
+    DIRECTIONS: tuple[tuple[float, float], ...] = ()
+    per_scale = 0
+
+    def __init__(self, frequency_num: int = 32, min_radius: float = 0.1, max_radius: float = 360.0,
+                 validate: bool = True) -> None:
         super().__init__(validate)
         self.frequency_num = int(frequency_num)
         self.min_radius, self.max_radius = float(min_radius), float(max_radius)
         self.register_float64("omega", geometric_frequencies(self.frequency_num, self.min_radius, self.max_radius))
+        weight, offset = self._layout(torch.tensor(self.DIRECTIONS, dtype=torch.float64))
+        self.register_float64("weight", weight)
+        self.register_float64("offset", offset)
+        self.output_dim = int(offset.numel())
+
+    def _layout(self, directions: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:  # pragma: no cover
+        raise NotImplementedError
+
+    def encode(self, lonlat: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+        return sinusoids(lonlat, self.weight, self.offset, dtype)
 
     def extra_repr(self) -> str:
         return (
             f"{super().extra_repr()}, frequency_num={self.frequency_num}, "
             f"min_radius={self.min_radius} deg, max_radius={self.max_radius} deg"
         )
+
+
+_SIN_COS = torch.tensor([0.0, HALF_PI], dtype=torch.float64)
 
 
 @register_encoder("space2vec_grid")
@@ -40,17 +58,13 @@ class Space2VecGridEncoding(_Space2VecBase):
     Not 360°-periodic in general.
     """
 
-    def __init__(self, frequency_num: int = 32, min_radius: float = 0.1, max_radius: float = 360.0,
-                 validate: bool = True) -> None:
-        super().__init__(frequency_num, min_radius, max_radius, validate)
-        self.output_dim = 4 * self.frequency_num
+    DIRECTIONS = ((1.0, 0.0), (0.0, 1.0))
 
-    def encode(self, lonlat: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
-        sin, cos = scaled_sincos(lonlat, self.omega, dtype)  # (..., 2, S)
-        return torch.stack([sin, cos], dim=-1).flatten(-3)
-
-
-_SQRT3_2 = math.sqrt(3.0) / 2.0
+    def _layout(self, directions):
+        # (coord c) x (c, s, k): weight ω_s on the block of coordinate c
+        weight = directions[:, :, None, None] * self.omega[:, None] * torch.ones(2, dtype=torch.float64)
+        offset = _SIN_COS.expand(len(directions), self.frequency_num, 2)
+        return weight.reshape(2, -1), offset.reshape(-1)
 
 
 @register_encoder("space2vec_theory")
@@ -61,13 +75,10 @@ class Space2VecTheoryEncoding(_Space2VecBase):
     Output 6S, degrees. Not periodic.
     """
 
-    def __init__(self, frequency_num: int = 32, min_radius: float = 0.1, max_radius: float = 360.0,
-                 validate: bool = True) -> None:
-        super().__init__(frequency_num, min_radius, max_radius, validate)
-        self.output_dim = 6 * self.frequency_num
-        self.register_float64("unit_vectors", [[1.0, 0.0], [-0.5, _SQRT3_2], [-0.5, -_SQRT3_2]])
+    DIRECTIONS = ((1.0, 0.0), (-0.5, _SQRT3_2), (-0.5, -_SQRT3_2))
 
-    def encode(self, lonlat: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
-        u = lonlat.to(torch.float64) @ self.unit_vectors.T  # (..., 3)
-        sin, cos = scaled_sincos(u, self.omega, dtype)  # (..., 3, S)
-        return torch.stack([sin, cos], dim=-1).transpose(-3, -2).flatten(-3)
+    def _layout(self, directions):
+        # (coord c) x (s, j, k): weight a_j[c]·ω_s
+        weight = directions.T[:, None, :, None] * self.omega[:, None, None] * torch.ones(2, dtype=torch.float64)
+        offset = _SIN_COS.expand(self.frequency_num, len(directions), 2)
+        return weight.reshape(2, -1), offset.reshape(-1)

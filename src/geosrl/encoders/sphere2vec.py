@@ -3,6 +3,11 @@
 All use θ_s = ω_s·θ and φ_s = ω_s·φ with θ = lon, φ = lat in **radians** and the geometric schedule
 ω_s = 1/λ_s (λ in radians: a band's wavelength is 360·λ_s degrees). Defaults S = 32, λ_min = 10⁻³,
 λ_max = 1 (finest wavelength 0.36° ≈ 40 km). Column orders follow TorchSpatial exactly.
+
+Every per-scale column is a sine or cosine of one angle, or the product of two. Each encoder lists its
+columns once (``COLUMNS``); the output is then built in its final layout, column s·K + k, as
+sin(x·W₀ + b₀) ⊙ sin(x·W₁ + b₁) with x = (lon°, lat°), where single-factor columns get W₁ = 0,
+b₁ = π/2 (a factor of exactly 1).
 """
 
 from __future__ import annotations
@@ -11,13 +16,19 @@ import torch
 
 from ..coords import DEG2RAD
 from ..registry import register_encoder
-from .base import PositionEncoding, geometric_frequencies, legacy_single_scale_frequencies, scaled_sincos
+from .base import HALF_PI, PositionEncoding, geometric_frequencies, legacy_single_scale_frequencies, sinusoids
+
+#: factor name → (coordinate column: 0 = lon θ, 1 = lat φ; scaled by ω_s?; phase offset: 0 sin, π/2 cos)
+_FACTORS = {
+    "sin θs": (0, True, 0.0), "cos θs": (0, True, HALF_PI), "sin φs": (1, True, 0.0), "cos φs": (1, True, HALF_PI),
+    "sin θ": (0, False, 0.0), "cos θ": (0, False, HALF_PI), "sin φ": (1, False, 0.0), "cos φ": (1, False, HALF_PI),
+}
 
 
 class _SphereBase(PositionEncoding):
+    #: per-scale columns: (factor,) or (factor, factor) for a product
+    COLUMNS: tuple[tuple[str, ...], ...] = ()
     legacy_switch = False
-    #: output columns per scale (dfs overrides output_dim)
-    per_scale = 0
 
     def __init__(
         self,
@@ -29,7 +40,7 @@ class _SphereBase(PositionEncoding):
     ) -> None:
         super().__init__(validate)
         if legacy_single_scale and not self.legacy_switch:
-            raise ValueError(f"legacy_single_scale applies only to sphere2vec_spherem_plus and sphere2vec_dfs")
+            raise ValueError("legacy_single_scale applies only to sphere2vec_spherem_plus and sphere2vec_dfs")
         self.frequency_num = int(frequency_num)
         self.min_radius, self.max_radius = float(min_radius), float(max_radius)
         self.legacy_single_scale = bool(legacy_single_scale)
@@ -38,15 +49,29 @@ class _SphereBase(PositionEncoding):
         else:
             omega = geometric_frequencies(self.frequency_num, self.min_radius, self.max_radius)
         self.register_float64("omega_deg", omega * DEG2RAD)  # phase = lon_deg * omega_deg
-        self.output_dim = self.per_scale * self.frequency_num
+        self._register_columns()
+        self.output_dim = len(self.COLUMNS) * self.frequency_num
 
-    def _angles(self, lonlat: torch.Tensor, dtype: torch.dtype):
-        """Scaled (sinθ_s, cosθ_s, sinφ_s, cosφ_s), each (..., S), and unscaled (sinθ, cosθ, sinφ, cosφ), each (..., 1)."""
-        sin_s, cos_s = scaled_sincos(lonlat, self.omega_deg, dtype)  # (..., 2, S)
-        rad = (lonlat * DEG2RAD).to(dtype)
-        sin1, cos1 = torch.sin(rad).unsqueeze(-1), torch.cos(rad).unsqueeze(-1)  # (..., 2, 1)
-        return (sin_s[..., 0, :], cos_s[..., 0, :], sin_s[..., 1, :], cos_s[..., 1, :]), (
-            sin1[..., 0, :], cos1[..., 0, :], sin1[..., 1, :], cos1[..., 1, :])
+    def _register_columns(self) -> None:
+        """Weights ``(2, S·K)`` and offsets ``(S·K,)`` of the first factors and, when some columns are
+        products, of the second factors (a single-factor column gets sin(π/2) = 1 there)."""
+        self.has_products = any(len(c) == 2 for c in self.COLUMNS)
+        for j in range(2 if self.has_products else 1):
+            weight = torch.zeros(2, self.frequency_num, len(self.COLUMNS), dtype=torch.float64)
+            offset = torch.full((self.frequency_num, len(self.COLUMNS)), HALF_PI, dtype=torch.float64)
+            for k, column in enumerate(self.COLUMNS):
+                if j < len(column):
+                    coord, scaled, phase_offset = _FACTORS[column[j]]
+                    weight[coord, :, k] = self.omega_deg if scaled else DEG2RAD
+                    offset[:, k] = phase_offset
+            self.register_float64(f"weight{j}", weight.reshape(2, -1))
+            self.register_float64(f"offset{j}", offset.reshape(-1))
+
+    def encode(self, lonlat: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+        out = sinusoids(lonlat, self.weight0, self.offset0, dtype)  # (..., S·K), column s·K + k
+        if self.has_products:
+            out = out * sinusoids(lonlat, self.weight1, self.offset1, dtype)
+        return out
 
     def extra_repr(self) -> str:
         return (
@@ -55,42 +80,25 @@ class _SphereBase(PositionEncoding):
         )
 
 
-def _per_scale(*columns: torch.Tensor) -> torch.Tensor:
-    """Interleave per-scale columns: (..., S) each → (..., S·k) in order s-major."""
-    return torch.stack(columns, dim=-1).flatten(-2)
-
-
 @register_encoder("sphere2vec_spherec")
 class SphereCEncoding(_SphereBase):
     """PE = for s: [sin φ_s, cos φ_s cos θ_s, cos φ_s sin θ_s]. Output 3S."""
 
-    per_scale = 3
-
-    def encode(self, lonlat, dtype):
-        (st, ct, sp, cp), _ = self._angles(lonlat, dtype)
-        return _per_scale(sp, cp * ct, cp * st)
+    COLUMNS = (("sin φs",), ("cos φs", "cos θs"), ("cos φs", "sin θs"))
 
 
 @register_encoder("sphere2vec_spherec_plus")
 class SphereCPlusEncoding(_SphereBase):
     """PE = for s: [sin φ_s, cos φ_s, sin θ_s, cos θ_s, cos φ_s cos θ_s, cos φ_s sin θ_s]. Output 6S."""
 
-    per_scale = 6
-
-    def encode(self, lonlat, dtype):
-        (st, ct, sp, cp), _ = self._angles(lonlat, dtype)
-        return _per_scale(sp, cp, st, ct, cp * ct, cp * st)
+    COLUMNS = (("sin φs",), ("cos φs",), ("sin θs",), ("cos θs",), ("cos φs", "cos θs"), ("cos φs", "sin θs"))
 
 
 @register_encoder("sphere2vec_spherem")
 class SphereMEncoding(_SphereBase):
     """PE = for s: [sin φ_s, cos φ_s cos θ, cos φ cos θ_s, cos φ_s sin θ, cos φ sin θ_s]. Output 5S."""
 
-    per_scale = 5
-
-    def encode(self, lonlat, dtype):
-        (st, ct, sp, cp), (st1, ct1, _, cp1) = self._angles(lonlat, dtype)
-        return _per_scale(sp, cp * ct1, cp1 * ct, cp * st1, cp1 * st)
+    COLUMNS = (("sin φs",), ("cos φs", "cos θ"), ("cos φ", "cos θs"), ("cos φs", "sin θ"), ("cos φ", "sin θs"))
 
 
 @register_encoder("sphere2vec_spherem_plus")
@@ -98,12 +106,9 @@ class SphereMPlusEncoding(_SphereBase):
     """PE = for s: [sin φ_s, cos φ_s, sin θ_s, cos θ_s, cos φ_s cos θ, cos φ cos θ_s, cos φ_s sin θ,
     cos φ sin θ_s]. Output 8S. ``legacy_single_scale=True`` reproduces TorchSpatial's schedule (B4)."""
 
-    per_scale = 8
+    COLUMNS = (("sin φs",), ("cos φs",), ("sin θs",), ("cos θs",), ("cos φs", "cos θ"), ("cos φ", "cos θs"),
+               ("cos φs", "sin θ"), ("cos φ", "sin θs"))
     legacy_switch = True
-
-    def encode(self, lonlat, dtype):
-        (st, ct, sp, cp), (st1, ct1, _, cp1) = self._angles(lonlat, dtype)
-        return _per_scale(sp, cp, st, ct, cp * ct1, cp1 * ct, cp * st1, cp1 * st)
 
 
 @register_encoder("sphere2vec_dfs")
@@ -114,16 +119,21 @@ class DFSEncoding(_SphereBase):
     Default S = 8 (288 outputs). ``legacy_single_scale=True`` reproduces TorchSpatial's schedule (B4).
     """
 
+    COLUMNS = (("sin φs",), ("cos φs",), ("sin θs",), ("cos θs",))
     legacy_switch = True
 
     def __init__(self, frequency_num: int = 8, min_radius: float = 1e-3, max_radius: float = 1.0,
                  legacy_single_scale: bool = False, validate: bool = True) -> None:
         super().__init__(frequency_num, min_radius, max_radius, legacy_single_scale, validate)
         self.output_dim = 4 * self.frequency_num**2 + 4 * self.frequency_num
+        # U ‖ V = [sin θ_s, cos θ_s, sin φ_s, cos φ_s] blocks of S columns each
+        weight = torch.zeros(2, 2, 2, self.frequency_num, dtype=torch.float64)
+        weight[0, 0], weight[1, 1] = self.omega_deg, self.omega_deg
+        offset = torch.tensor([0.0, HALF_PI], dtype=torch.float64)[:, None].expand(2, 2, self.frequency_num)
+        self.register_float64("uv_weight", weight.reshape(2, -1))
+        self.register_float64("uv_offset", offset.reshape(-1))
 
     def encode(self, lonlat, dtype):
-        (st, ct, sp, cp), _ = self._angles(lonlat, dtype)
-        u = torch.cat([st, ct], dim=-1)  # (..., 2S)
-        v = torch.cat([sp, cp], dim=-1)  # (..., 2S)
-        outer = (u.unsqueeze(-1) * v.unsqueeze(-2)).flatten(-2)
-        return torch.cat([outer, _per_scale(sp, cp, st, ct)], dim=-1)
+        u, v = sinusoids(lonlat, self.uv_weight, self.uv_offset, dtype).chunk(2, dim=-1)  # (..., 2S) each
+        outer = (u[..., :, None] * v[..., None, :]).flatten(-2)  # (..., 4S²), column a·2S + b
+        return torch.cat([outer, super().encode(lonlat, dtype)], dim=-1)

@@ -8,7 +8,7 @@ import torch
 
 from ..coords import DEG2RAD
 from ..registry import register_encoder
-from .base import PositionEncoding, reduce_phase
+from .base import HALF_PI, PositionEncoding, sin_of
 
 _CONVENTIONS = ("geosrl", "satclip")
 
@@ -58,6 +58,8 @@ class SphericalHarmonicsEncoding(PositionEncoding):
             self.register_float64(f"_a{l}", a_tab[l])
             self.register_float64(f"_b{l}", b_tab[l])
         self.register_float64("column_scale", self._column_scale())
+        self.register_float64("m_deg", torch.arange(1, self.legendre_degree, dtype=torch.float64) * DEG2RAD)
+        self.register_float64("cos_sin_offset", [[HALF_PI], [0.0]])  # (2, 1)
 
     def _column_scale(self) -> torch.Tensor:
         """Per-column factor ``(L²,)``: √2 for m ≠ 0, times the convention's sign and m = 0 factor."""
@@ -92,11 +94,8 @@ class SphericalHarmonicsEncoding(PositionEncoding):
         lat = (lonlat[..., 1] * DEG2RAD).to(dtype)
         sin_lat, cos_lat = torch.sin(lat), torch.cos(lat).clamp_min(0.0)
         rows = self.legendre(sin_lat, cos_lat)
-        m = torch.arange(1, self.legendre_degree, dtype=torch.float64, device=lonlat.device)
-        mphase = lonlat[..., 0].to(torch.float64).unsqueeze(-1) * (m * DEG2RAD)
-        if dtype != torch.float64:
-            mphase = reduce_phase(mphase).to(dtype)
-        cos_m, sin_m = torch.cos(mphase), torch.sin(mphase)  # (..., L−1) for m = 1…L−1
+        mphase = lonlat[..., 0].to(torch.float64)[..., None, None] * self.m_deg + self.cos_sin_offset
+        cos_m, sin_m = sin_of(mphase, dtype).unbind(-2)  # (..., L−1) each, for m = 1…L−1
         blocks = []
         for l, p in enumerate(rows):
             if l == 0:

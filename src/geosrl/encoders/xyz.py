@@ -8,7 +8,7 @@ import torch
 
 from ..coords import lonlat_to_xyz
 from ..registry import register_encoder
-from .base import PositionEncoding, scaled_sincos
+from .base import HALF_PI, PositionEncoding, sinusoids
 
 
 @register_encoder("xyz")
@@ -38,8 +38,11 @@ class NeRFEncoding(PositionEncoding):
         self.frequency_num = int(frequency_num)
         self.output_dim = 6 * self.frequency_num
         self.register_float64("omega", math.pi * 2.0 ** torch.arange(self.frequency_num, dtype=torch.float64))
+        # columns (k, c, l): k = sin/cos block, c = x/y/z, l = octave; weight ω_l on coordinate c
+        weight = torch.eye(3, dtype=torch.float64)[:, None, :, None] * self.omega * torch.ones(2, 1, 1, dtype=torch.float64)
+        offset = torch.tensor([0.0, HALF_PI], dtype=torch.float64)[:, None, None].expand(2, 3, self.frequency_num)
+        self.register_float64("weight", weight.reshape(3, -1))
+        self.register_float64("offset", offset.reshape(-1))
 
     def encode(self, lonlat: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
-        p = lonlat_to_xyz(lonlat.to(torch.float64))
-        sin, cos = scaled_sincos(p, self.omega, dtype)  # (..., 3, L)
-        return torch.cat([sin, cos], dim=-2).flatten(-2)
+        return sinusoids(lonlat_to_xyz(lonlat.to(torch.float64)), self.weight, self.offset, dtype)
