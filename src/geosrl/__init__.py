@@ -3,6 +3,7 @@
 Locations are tensors ``(..., 2)`` of ``(lon, lat)`` in degrees (WGS84).
 """
 
+from . import hetero
 from .coords import CoordinateError, validate_lonlat
 from .model import LocationEncoder, create_encoder
 from .registry import create_positional_encoding, list_encoders
