@@ -50,6 +50,9 @@ def build_parser() -> argparse.ArgumentParser:
     merge.add_argument("merge_out", metavar="OUT", type=Path, help="folder to create or extend")
     merge.add_argument("sources", type=Path, nargs="+", help="result folders to join")
     commands.add_parser("encoders", help="list the registered location encoders")
+    from geosrl.pretrain.cli import add_subcommands
+
+    add_subcommands(commands)  # pretrain, fewshot
     return parser
 
 
@@ -99,6 +102,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "encoders":
             return cmd_encoders(print)
+        if args.command in ("pretrain", "fewshot"):
+            return args.func(args)
         if args.bench_command == "merge":
             return cmd_merge(args, print)
         return cmd_bench(args, print)

@@ -76,4 +76,17 @@ def create_encoder(
     pe = create_positional_encoding(name, **kwargs)
     kind = pe.native_net if net in (None, "native") else net
     network = _build_net(kind, pe.output_dim, int(embed_dim), pe, dict(net_kwargs or {}))
-    return LocationEncoder(pe, network, embed_dim)
+    encoder = LocationEncoder(pe, network, embed_dim)
+    arguments = {"builder": "geosrl.create_encoder", "name": name, "embed_dim": int(embed_dim), "net": net,
+                 "net_kwargs": dict(net_kwargs or {}), "pe_kwargs": dict(kwargs)}
+    if _is_json_like(arguments):  # e.g. rbf anchors given as a tensor are not: save_pretrained infers them
+        encoder.geosrl_architecture = arguments  # read by save_pretrained
+    return encoder
+
+
+def _is_json_like(value: Any) -> bool:
+    if isinstance(value, dict):
+        return all(isinstance(k, str) and _is_json_like(v) for k, v in value.items())
+    if isinstance(value, (list, tuple)):
+        return all(_is_json_like(v) for v in value)
+    return value is None or isinstance(value, (str, int, float, bool))

@@ -1,0 +1,32 @@
+"""Contrastive spatial pre-training (CSP) of location encoders against image patches.
+
+* :mod:`.objectives` — MSE, NCE, MC/InfoNCE (symmetric), SimCSE, CSP-MC-BLD / CSP-NCE-BLD;
+* :mod:`.data` — (location, Blue Marble RGB + elevation patch) pairs from real sampling densities;
+* :mod:`.image_encoder` — the small CNN trained jointly;
+* :mod:`.train` — the seeded, resumable pre-training loop (single process or ``torchrun`` DDP);
+* :mod:`.distributed` — gradient-correct all-gather so every process sees all negatives;
+* :mod:`.fewshot` — CSP's few-shot protocol on the offline tasks;
+* :mod:`.cli` — ``geosrl pretrain`` / ``geosrl fewshot`` sub-commands.
+"""
+
+from .objectives import (
+    OBJECTIVES,
+    CSPObjective,
+    Temperature,
+    infonce_objective,
+    location_negative_objective,
+    mse_objective,
+    nce_objective,
+    simcse_objective,
+)
+
+__all__ = [
+    "OBJECTIVES",
+    "CSPObjective",
+    "Temperature",
+    "infonce_objective",
+    "location_negative_objective",
+    "mse_objective",
+    "nce_objective",
+    "simcse_objective",
+]
