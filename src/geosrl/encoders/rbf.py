@@ -96,4 +96,6 @@ class RBFEncoding(PositionEncoding):
 
     def encode(self, lonlat: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
         d2 = self.squared_distance_deg(lonlat, dtype)
-        return torch.exp(d2 * (-0.5 / self.kernel_size_deg**2))
+        # exp of large negative arguments takes libm's slow underflow path (~20x slower per element);
+        # below −80 the feature is < 2e-35 either way, so the floor changes no meaningful value
+        return torch.exp((d2 * (-0.5 / self.kernel_size_deg**2)).clamp_min_(-80.0))
