@@ -35,8 +35,14 @@ bench: $(VENV)/.installed-data
 test: $(VENV)/.installed-dev
 	$(PY) -m pytest
 
-throughput: $(VENV)/.installed-dev
-	$(PY) benchmarks/encode_throughput.py --torchspatial-dir $(VENV)/torchspatial
+# TorchSpatial's PyPI wheel, unpacked for the side-by-side speed comparison (never imported by geosrl)
+$(VENV)/torchspatial/.unpacked: $(VENV)/.created
+	$(PIP) download --no-deps torchspatial==0.0.0.1 -d $(VENV)/torchspatial-wheel
+	$(PY) -m zipfile -e $(VENV)/torchspatial-wheel/torchspatial-0.0.0.1-py3-none-any.whl $(VENV)/torchspatial
+	touch $@
+
+throughput: $(VENV)/.installed-dev $(VENV)/torchspatial/.unpacked
+	OMP_WAIT_POLICY=PASSIVE $(PY) benchmarks/encode_throughput.py --torchspatial-dir $(VENV)/torchspatial/torchspatial --out benchmarks/results
 
 clean:
 	rm -rf $(VENV) build *.egg-info src/*.egg-info
