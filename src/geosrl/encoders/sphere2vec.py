@@ -5,9 +5,9 @@ All use θ_s = ω_s·θ and φ_s = ω_s·φ with θ = lon, φ = lat in **radians
 λ_max = 1 (finest wavelength 0.36° ≈ 40 km). Column orders follow TorchSpatial exactly.
 
 Every per-scale column is a sine or cosine of one angle, or the product of two. Each encoder lists its
-columns once (``COLUMNS``); the output is then built in its final layout, column s·K + k, as
-sin(x·W₀ + b₀) ⊙ sin(x·W₁ + b₁) with x = (lon°, lat°), where single-factor columns get W₁ = 0,
-b₁ = π/2 (a factor of exactly 1).
+columns once (``COLUMNS``, products last within a scale); the output is then built in its final
+layout, column s·K + k, as sin(x·W₀ + b₀) with x = (lon°, lat°), and the product columns are
+multiplied in place by their second factors sin(x·W₁ + b₁).
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ _FACTORS = {
 
 
 class _SphereBase(PositionEncoding):
-    #: per-scale columns: (factor,) or (factor, factor) for a product
+    #: per-scale columns: (factor,) or (factor, factor) for a product; products last
     COLUMNS: tuple[tuple[str, ...], ...] = ()
     legacy_switch = False
 
@@ -53,24 +53,27 @@ class _SphereBase(PositionEncoding):
         self.output_dim = len(self.COLUMNS) * self.frequency_num
 
     def _register_columns(self) -> None:
-        """Weights ``(2, S·K)`` and offsets ``(S·K,)`` of the first factors and, when some columns are
-        products, of the second factors (a single-factor column gets sin(π/2) = 1 there)."""
-        self.has_products = any(len(c) == 2 for c in self.COLUMNS)
-        for j in range(2 if self.has_products else 1):
-            weight = torch.zeros(2, self.frequency_num, len(self.COLUMNS), dtype=torch.float64)
-            offset = torch.full((self.frequency_num, len(self.COLUMNS)), HALF_PI, dtype=torch.float64)
-            for k, column in enumerate(self.COLUMNS):
-                if j < len(column):
-                    coord, scaled, phase_offset = _FACTORS[column[j]]
-                    weight[coord, :, k] = self.omega_deg if scaled else DEG2RAD
-                    offset[:, k] = phase_offset
+        """Weights ``(2, S·K)`` and offsets ``(S·K,)`` of every column's first factor, and ``(2, S·P)``,
+        ``(S·P,)`` of the second factors of the P product columns (the last P of each scale)."""
+        self.num_products = sum(len(c) == 2 for c in self.COLUMNS)
+        if any(len(c) == 1 for c in self.COLUMNS[len(self.COLUMNS) - self.num_products:]):
+            raise TypeError("product columns must come last within a scale")
+        factor_lists = [[c[0] for c in self.COLUMNS], [c[1] for c in self.COLUMNS if len(c) == 2]]
+        for j, factors in enumerate(factor_lists[: 2 if self.num_products else 1]):
+            weight = torch.zeros(2, self.frequency_num, len(factors), dtype=torch.float64)
+            offset = torch.zeros(self.frequency_num, len(factors), dtype=torch.float64)
+            for k, factor in enumerate(factors):
+                coord, scaled, phase_offset = _FACTORS[factor]
+                weight[coord, :, k] = self.omega_deg if scaled else DEG2RAD
+                offset[:, k] = phase_offset
             self.register_float64(f"weight{j}", weight.reshape(2, -1))
             self.register_float64(f"offset{j}", offset.reshape(-1))
 
     def encode(self, lonlat: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
         out = sinusoids(lonlat, self.weight0, self.offset0, dtype)  # (..., S·K), column s·K + k
-        if self.has_products:
-            out = out * sinusoids(lonlat, self.weight1, self.offset1, dtype)
+        if self.num_products:
+            second = sinusoids(lonlat, self.weight1, self.offset1, dtype).unflatten(-1, (self.frequency_num, -1))
+            out.unflatten(-1, (self.frequency_num, -1))[..., -self.num_products:].mul_(second)
         return out
 
     def extra_repr(self) -> str:
