@@ -93,6 +93,12 @@ def test_fewshot_smoke(pairs, tmp_path):
     assert all(r["n_seeds"] == "2" for r in rows)
     md = (tmp_path / "fs" / "summary.md").read_text()
     assert "## elevation (r2)" in md and "git commit" in md
+    assert "## Fine-tuning hyper-parameters chosen on validation" in md
+    # the chosen fine-tuning hyper-parameters are recorded per cell, with the same trial budget for both methods
+    res_rows = list(csv.DictReader(open(tmp_path / "fs" / "results.csv")))
+    hp = {r["method"]: json.loads(r["hparams"]) for r in res_rows}
+    assert "encoder_lr_mult" in hp["pretrained_finetune"] and "lr" in hp["scratch"]
+    assert hp["scratch"]["n_trials"] == hp["pretrained_finetune"]["n_trials"] == len(hp["scratch"]["trials"])
     # resumable: a rerun reads every cell back instead of training
     again = run_fewshot(cfg, out_dir=tmp_path / "fs", log=None)
     assert [r["seconds"] for r in again["records"]] == [r["seconds"] for r in res["records"]]

@@ -11,7 +11,11 @@
 3. Train and score each method on that subset (same head, loss and schedule for all):
 
    * ``scratch`` — the pre-trained architecture, randomly initialised, trained end to end;
-   * ``pretrained_finetune`` — the pre-trained encoder + a new head, **all** parameters trained (CSP);
+   * ``pretrained_finetune`` — the pre-trained encoder + a new head, trained end to end (CSP) with the
+     head learning rate and the encoder's learning-rate multiplier chosen on validation
+     (``encoder_lr_mult_grid`` {1, 0.1, 0}; 1 = plain fine-tuning, 0.1 = gentler updates that keep the pre-trained
+     features, 0 = frozen encoder in eval mode + trainable head, i.e. the linear-probe stage of LP-FT
+     trained with the fine-tuning loss and schedule);
    * ``pretrained_probe`` — the pre-trained encoder frozen, a linear head on its embeddings;
    * ``geoclip_probe`` — GeoCLIP's pre-trained location encoder (512-d, loaded offline from the wheel
      by :func:`geosrl.external.load_geoclip_location_encoder`) frozen + a linear head (the anchor).
@@ -19,8 +23,14 @@
    Heads and losses: classification — a linear head ``s_c = w_cᵀ Enc(x) + b_c`` and Mac Aodha's
    presence–absence loss (:func:`geosrl.losses.presence_absence_loss`, λ = C, one uniform random
    location per example, as the benchmark's geo-prior protocol); regression — a linear head on the
-   standardised target with MSE (probes: closed-form ridge, λ chosen on validation). The learning
-   rate (and ridge λ) is chosen on the **full** validation split (as CSP), never on test.
+   standardised target with MSE (probes: closed-form ridge, λ chosen on validation). All
+   hyper-parameters are chosen on the **full** validation split (as CSP), never on test: every
+   trial is scored on validation only, the best (first on ties) is kept and only that model is
+   evaluated on test. ``scratch`` searches ``finetune.scratch_lr_grid``; ``pretrained_finetune``
+   searches ``finetune.lr_grid`` (head / base lr) × ``finetune.encoder_lr_mult_grid`` — each profile
+   gives both methods the same number of trials (quick 18, full 9; scratch's lr grid covers the
+   fine-tune head-lr grid's range and more), so neither method gets more tuning than the other. The chosen values
+   and every trial's validation score are recorded per cell (``hparams`` in ``results.csv``).
 4. Metrics on the test split: ``top1``/``top3``/``mrr`` (:mod:`geosrl.metrics`, ranks of σ(s_c)) and
    ``r2``/``mae``/``rmse``; mean ± std over seeds; relative gain over ``scratch`` =
    (m − m_scratch)/|m_scratch| on the primary metric (top1, r2).
@@ -66,8 +76,13 @@ FEWSHOT_QUICK: dict[str, Any] = {
     "pretrain": {},
     "split": {"kind": "random", "fractions": [0.7, 0.15, 0.15], "seed": 0},
     "strat_bins": 10,
-    "finetune": {"epochs": 8, "min_steps": 60, "batch_size": 256, "lr_grid": [2e-3], "lr_decay": 0.98,
-                 "weight_decay": 0.0},
+    # pretrained_finetune: lr_grid (head lr) x encoder_lr_mult_grid trials; scratch: scratch_lr_grid trials
+    # (same count, so both methods get the same tuning budget); all chosen on validation
+    "finetune": {"epochs": 8, "min_steps": 60, "batch_size": 256, "lr_grid": [2e-4, 6e-4, 2e-3, 6e-3, 2e-2, 6e-2],
+                 "encoder_lr_mult_grid": [1.0, 0.1, 0.0],
+                 "scratch_lr_grid": [1e-4, 2e-4, 3e-4, 4e-4, 6e-4, 8e-4, 1e-3, 1.5e-3, 2e-3, 3e-3, 4e-3, 6e-3,
+                                     8e-3, 1e-2, 2e-2, 3e-2, 6e-2, 1e-1],
+                 "lr_decay": 0.98, "weight_decay": 0.0},
     "probe": {"steps": 100, "lr_grid": [1e-2], "ridge_grid": [1e-3, 1e-2, 1e-1, 1.0, 10.0, 100.0],
               "negatives_pool": 8192},
     "eval_batch_size": 8192,
@@ -77,7 +92,9 @@ FEWSHOT_QUICK: dict[str, Any] = {
 
 FEWSHOT_FULL: dict[str, Any] = copy.deepcopy(FEWSHOT_QUICK)
 FEWSHOT_FULL.update({"seeds": [0, 1, 2, 3, 4], "max_samples": 20000})
-FEWSHOT_FULL["finetune"].update({"epochs": 100, "min_steps": 500, "lr_grid": [3e-4, 1e-3, 3e-3]})
+FEWSHOT_FULL["finetune"].update({"epochs": 100, "min_steps": 500, "lr_grid": [3e-4, 1e-3, 3e-3],
+                                 "encoder_lr_mult_grid": [1.0, 0.1, 0.0],
+                                 "scratch_lr_grid": [1e-4, 2e-4, 3e-4, 6e-4, 1e-3, 2e-3, 3e-3, 6e-3, 1e-2]})
 FEWSHOT_FULL["probe"].update({"steps": 500, "lr_grid": [3e-3, 1e-2, 3e-2]})
 FEWSHOT_PROFILES = {"quick": FEWSHOT_QUICK, "full": FEWSHOT_FULL}
 
@@ -151,17 +168,33 @@ class _Head(nn.Module):
 
 
 def _train_end_to_end(encoder: nn.Module, dim: int, kind: str, ll: torch.Tensor, y: torch.Tensor, n_out: int,
-                      lr: float, fc: dict, seed: int) -> _Head:
-    """Train encoder + linear head on ``(n, 2)`` locations (all parameters)."""
+                      lr: float, fc: dict, seed: int, encoder_lr_mult: float = 1.0) -> _Head:
+    """Train encoder + linear head on ``(n, 2)`` locations.
+
+    The head learns at ``lr``, the encoder at ``lr · encoder_lr_mult`` (Adam parameter groups, same
+    exponential decay). ``encoder_lr_mult == 0`` freezes the encoder (``requires_grad=False``, eval mode,
+    so no dropout) and trains the head only.
+    """
     torch.manual_seed(seed)
     model = _Head(encoder, dim, n_out).to(ll.device)
-    opt = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=float(fc["weight_decay"]))
+    mult = float(encoder_lr_mult)
+    if mult < 0:
+        raise ValueError(f"encoder_lr_mult must be >= 0, got {mult}")
+    frozen = mult == 0.0
+    groups = [{"params": list(model.head.parameters()), "lr": lr}]
+    if frozen:
+        model.encoder.requires_grad_(False)
+    else:
+        groups.insert(0, {"params": list(model.encoder.parameters()), "lr": lr * mult})
+    opt = torch.optim.Adam(groups, lr=lr, weight_decay=float(fc["weight_decay"]))
     n, bs = len(ll), int(fc["batch_size"])
     steps_per_epoch = max(1, math.ceil(n / bs))
     epochs = max(int(fc["epochs"]), math.ceil(int(fc["min_steps"]) / steps_per_epoch))
     sched = torch.optim.lr_scheduler.ExponentialLR(opt, gamma=float(fc["lr_decay"]))
     g = torch.Generator().manual_seed(seed)
     model.train()
+    if frozen:
+        model.encoder.eval()
     for _ in range(epochs):
         perm = torch.randperm(n, generator=g).to(ll.device)
         for s in range(0, n, bs):
@@ -320,8 +353,11 @@ def run_fewshot(config: dict | None = None, out_dir: str | Path | None = None, r
                     cid = _cell_id(task, method, frac, seed)
                     cpath = out / "cells" / f"{cid}.json"
                     if resume and cpath.is_file():
-                        records.append(json.loads(cpath.read_text()))
-                        continue
+                        rec = json.loads(cpath.read_text())
+                        if _same_trials(rec, method, fc):
+                            records.append(rec)
+                            continue
+                        say(f"{cid}: written with another fine-tuning grid; recomputing")
                     t0 = time.perf_counter()
                     test_m, val_m, hp = _run_cell(method, kind, lonlat, y_all, sub, idx, n_out, arch, pre_enc,
                                                   feats.get(method), fc, pc, int(seed), dev)
@@ -338,39 +374,63 @@ def run_fewshot(config: dict | None = None, out_dir: str | Path | None = None, r
     return {"records": records, "summary": summary, "summary_path": paths["summary_md"], "out_dir": out}
 
 
+def _finetune_trials(method: str, fc: dict) -> list[dict[str, float]]:
+    """The hyper-parameter trials of an end-to-end method (in grid order; ties keep the first)."""
+    if method == "scratch":
+        return [{"lr": float(lr)} for lr in fc["scratch_lr_grid"]]
+    return [{"lr": float(lr), "encoder_lr_mult": float(m)} for lr in fc["lr_grid"]
+            for m in fc["encoder_lr_mult_grid"]]
+
+
+def _same_trials(rec: dict, method: str, fc: dict) -> bool:
+    """Whether a stored cell of an end-to-end method was tuned over the current grid (other methods: True)."""
+    if method not in ("scratch", "pretrained_finetune"):
+        return True
+    tried = [{k: v for k, v in t.items() if not k.startswith("val_")} for t in rec.get("hparams", {}).get("trials", [])]
+    return tried == _finetune_trials(method, fc)
+
+
 def _run_cell(method: str, kind: str, lonlat: np.ndarray, y_all: np.ndarray, sub: np.ndarray, idx: dict,
               n_out: int, arch: dict | None, pre_enc: nn.Module | None, feats: dict | None, fc: dict, pc: dict,
               seed: int, dev: torch.device) -> tuple[dict, dict, dict]:
+    """Train ``method`` on ``sub``; select its hyper-parameters on ``idx["val"]`` only.
+
+    Every trial is scored on validation; the test split is touched once, by the selected model
+    (so test labels cannot influence the choice). Returns ``(test_metrics, val_metrics, hparams)``;
+    ``hparams`` holds the chosen values, ``n_trials`` and each trial's validation primary metric.
+    """
     from ..checkpoint import build_from_architecture
 
     val, test = idx["val"], idx["test"]
+    primary = PRIMARY[kind]
+    mu, sd = 0.0, 1.0
     if kind == "regression":
         mu, sd = float(y_all[sub].mean()), float(y_all[sub].std()) or 1.0
     if method in ("scratch", "pretrained_finetune"):
         ll = torch.as_tensor(lonlat, dtype=torch.float32, device=dev)
         y_t = (torch.as_tensor(y_all, device=dev).long() if kind == "classification" else
                torch.as_tensor((y_all - mu) / sd, dtype=torch.float32, device=dev))
-        best = None
-        for lr in fc["lr_grid"]:
+        sub_t = torch.as_tensor(sub, device=dev)
+        best, tried = None, []
+        for trial in _finetune_trials(method, fc):
             if method == "scratch":
                 torch.manual_seed(seed)
                 enc = build_from_architecture(dict(arch, pe_kwargs=dict(arch["pe_kwargs"], validate=False)))
             else:
                 enc = copy.deepcopy(pre_enc)
             enc.train()
-            sub_t = torch.as_tensor(sub, device=dev)
             model = _train_end_to_end(enc.to(dev), int(arch["embed_dim"]), kind, ll[sub_t], y_t[sub_t], n_out,
-                                      float(lr), fc, seed)
+                                      trial["lr"], fc, seed, trial.get("encoder_lr_mult", 1.0))
             with torch.no_grad():
                 out_v = model(ll[torch.as_tensor(val, device=dev)]).cpu()
-                out_t = model(ll[torch.as_tensor(test, device=dev)]).cpu()
-            vm, tm = _score(kind, out_v, out_t, y_all[val], y_all[test], mu if kind == "regression" else 0.0,
-                            sd if kind == "regression" else 1.0)
-            key = vm[PRIMARY[kind]]
-            if best is None or key > best[0]:
-                best = (key, tm, vm, {"lr": float(lr)})
-        _, tm, vm, hp = best
-        return tm, vm, hp
+            vm = _score_one(kind, out_v, y_all[val], mu, sd)
+            tried.append({**trial, f"val_{primary}": float(vm[primary])})
+            if best is None or vm[primary] > best[0]:
+                best = (vm[primary], model, vm, trial)
+        _, model, vm, trial = best
+        with torch.no_grad():
+            tm = _score_one(kind, model(ll[torch.as_tensor(test, device=dev)]).cpu(), y_all[test], mu, sd)
+        return tm, vm, {**trial, "n_trials": len(tried), "trials": tried}
     # frozen probes on standardised features
     f_all = feats["all"]
     f_mu, f_sd = f_all[sub].mean(0), f_all[sub].std(0) + 1e-6
@@ -381,11 +441,11 @@ def _run_cell(method: str, kind: str, lonlat: np.ndarray, y_all: np.ndarray, sub
         best = None
         for lam in pc["ridge_grid"]:
             w, b = _ridge(zn[sub], yt, float(lam))
-            pv, pt = torch.as_tensor(zn[val] @ w + b)[:, None], torch.as_tensor(zn[test] @ w + b)[:, None]
-            vm, tm = _score(kind, pv, pt, y_all[val], y_all[test], mu, sd)
+            vm = _score_one(kind, torch.as_tensor(zn[val] @ w + b)[:, None], y_all[val], mu, sd)
             if best is None or vm["r2"] > best[0]:
-                best = (vm["r2"], tm, vm, {"ridge_lambda": float(lam)})
-        _, tm, vm, hp = best
+                best = (vm["r2"], (w, b), vm, {"ridge_lambda": float(lam)})
+        _, (w, b), vm, hp = best
+        tm = _score_one(kind, torch.as_tensor(zn[test] @ w + b)[:, None], y_all[test], mu, sd)
         return tm, vm, hp
     z_rand = (feats["rand"] - f_mu) / f_sd
     y_t = torch.as_tensor(y_all[sub]).long()
@@ -393,20 +453,20 @@ def _run_cell(method: str, kind: str, lonlat: np.ndarray, y_all: np.ndarray, sub
     for lr in pc["lr_grid"]:
         model = _train_probe_cls(z[sub], y_t, z_rand, n_out, float(lr), pc, seed)
         with torch.no_grad():
-            vm, tm = _score(kind, model(z[val]), model(z[test]), y_all[val], y_all[test], 0.0, 1.0)
+            vm = _score_one(kind, model(z[val]), y_all[val], 0.0, 1.0)
         if best is None or vm["top1"] > best[0]:
-            best = (vm["top1"], tm, vm, {"lr": float(lr)})
-    _, tm, vm, hp = best
+            best = (vm["top1"], model, vm, {"lr": float(lr)})
+    _, model, vm, hp = best
+    with torch.no_grad():
+        tm = _score_one(kind, model(z[test]), y_all[test], 0.0, 1.0)
     return tm, vm, hp
 
 
-def _score(kind: str, out_v: torch.Tensor, out_t: torch.Tensor, y_v: np.ndarray, y_t: np.ndarray, mu: float,
-           sd: float) -> tuple[dict, dict]:
+def _score_one(kind: str, out: torch.Tensor, y: np.ndarray, mu: float, sd: float) -> dict:
+    """Metrics of one split's outputs (classification: ranks of σ(s); regression: de-standardised)."""
     if kind == "classification":
-        return _cls_metrics(out_v.float(), y_v), _cls_metrics(out_t.float(), y_t)
-    pv = out_v[:, 0].double().numpy() * sd + mu
-    pt = out_t[:, 0].double().numpy() * sd + mu
-    return M.regression_metrics(y_v, pv), M.regression_metrics(y_t, pt)
+        return _cls_metrics(out.float(), y)
+    return M.regression_metrics(y, out[:, 0].double().numpy() * sd + mu)
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -436,7 +496,39 @@ def summarize(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return rows
 
 
-def _render_md(cfg: dict, summary: list[dict], run: dict) -> str:
+def _fmt_trial(hp: dict) -> str:
+    if "encoder_lr_mult" in hp:
+        return f"{hp['lr']:g}/×{hp['encoder_lr_mult']:g}"
+    return f"{hp['lr']:g}" if "lr" in hp else "?"
+
+
+def _render_chosen(cfg: dict, records: list[dict], tasks: list[str], fracs: list[float]) -> list[str]:
+    """Markdown section: hyper-parameters chosen on validation per task × end-to-end method × fraction."""
+    fc = cfg["finetune"]
+    rows = [r for r in records if r["method"] in ("scratch", "pretrained_finetune") and r.get("hparams")]
+    if not rows:
+        return []
+    n_ft = len(fc["lr_grid"]) * len(fc["encoder_lr_mult_grid"])
+    lines = ["## Fine-tuning hyper-parameters chosen on validation", "",
+             f"`scratch`: lr ∈ {list(map(float, fc['scratch_lr_grid']))} ({len(fc['scratch_lr_grid'])} trials); "
+             f"`pretrained_finetune`: head lr ∈ {list(map(float, fc['lr_grid']))} × encoder-lr multiplier ∈ "
+             f"{list(map(float, fc['encoder_lr_mult_grid']))} ({n_ft} trials; ×0 = frozen encoder + trained "
+             "head). Chosen on the validation split's primary metric, never on test; cells list the choice per "
+             "seed in seed order (`lr` or `head lr/×encoder multiplier`). Every trial's validation score is in "
+             "`results.csv` (`hparams`).", "",
+             "| task | method | " + " | ".join(f"{f:.0%}" for f in fracs) + " |", "|---|---|" + "---|" * len(fracs)]
+    by: dict[tuple, list] = {}
+    for r in sorted(rows, key=lambda r: r["seed"]):
+        by.setdefault((r["task"], r["method"], r["fraction"]), []).append(_fmt_trial(r["hparams"]))
+    for t in tasks:
+        for m in ("scratch", "pretrained_finetune"):
+            if any((t, m, f) in by for f in fracs):
+                lines.append(f"| {t} | {m} | " + " | ".join(", ".join(by.get((t, m, f), ["—"])) for f in fracs)
+                             + " |")
+    return lines + [""]
+
+
+def _render_md(cfg: dict, summary: list[dict], run: dict, records: list[dict] | None = None) -> str:
     fracs = sorted({r["fraction"] for r in summary})
     tasks = list(dict.fromkeys(r["task"] for r in summary))
     methods = [m for m in METHODS if any(r["method"] == m for r in summary)]
@@ -466,6 +558,7 @@ def _render_md(cfg: dict, summary: list[dict], run: dict) -> str:
             lines.append(f"| {m} | " + " | ".join(cells) + " |")
         n_lab = {f: by[(task, methods[0], f)]["n_labels"] for f in fracs if (task, methods[0], f) in by}
         lines += ["", "Labels used: " + ", ".join(f"{f:.0%} → {n}" for f, n in n_lab.items()), ""]
+    lines += _render_chosen(cfg, records or [], tasks, fracs)
     lo = min(fracs)
     checks = []
     for m in ("pretrained_finetune", "pretrained_probe"):
@@ -510,5 +603,5 @@ def _write_outputs(out: Path, cfg: dict, records: list[dict], summary: list[dict
            "written_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
     _write_json(out / "run.json", run)
     md = out / "summary.md"
-    md.write_text(_render_md(cfg, summary, run))
+    md.write_text(_render_md(cfg, summary, run, records))
     return {"summary_md": md}
