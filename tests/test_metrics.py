@@ -173,3 +173,12 @@ def test_worst_region():
     s = np.r_[np.tile([0.1, 0.9], 20), np.tile([0.9, 0.1], 20)]
     assert M.worst_region(ll, (y, s), reduce="auc", nside=2)[0] == pytest.approx(0.0)
     assert M.worst_region(ll, hit, nside=2, min_count=100) == (pytest.approx(float("nan"), nan_ok=True), -1, 0)
+
+
+def test_classification_metrics_drop_trivial_ones_for_few_classes():
+    # regression (issue 3): land_ocean (2 classes) reported top3 = 1 by construction
+    ranks = np.array([1, 2, 1, 1])
+    assert set(M.classification_metrics(ranks, num_classes=2)) == {"top1"}
+    assert set(M.classification_metrics(ranks, num_classes=3)) == {"top1", "mrr"}
+    assert set(M.classification_metrics(ranks, num_classes=4)) == {"top1", "top3", "mrr"}
+    assert set(M.classification_metrics(ranks)) == {"top1", "top3", "mrr"}

@@ -64,3 +64,50 @@ def test_spatial_split_nan_rows_and_errors(pts):
         make_split(pts, "random", seed=0, fractions=(0.5, 0.5, 0.5))
     with pytest.raises(ValueError):
         make_split(np.array([[1.0, 1.0], [1.1, 1.0]]), "spatial", seed=0, nside=1)
+
+
+def _clustered_presences(seed=0):
+    """A regional presence/background set like the banana slug: background over ~10° × 10°, presences
+    packed into a few small clusters (most in one), so 407 km blocks hold them in ≤ 2 cells."""
+    rng = np.random.default_rng(seed)
+    bg = np.stack([rng.uniform(-124, -114, 3000), rng.uniform(32, 42, 3000)], 1)
+    centres = np.array([[-122.0, 37.0], [-121.5, 36.5], [-123.5, 40.0]])
+    sizes = [700, 200, 100]
+    pres = np.concatenate([c + rng.normal(0, 0.4, (k, 2)) for c, k in zip(centres, sizes)])
+    ll = np.concatenate([pres, bg])
+    y = np.r_[np.ones(len(pres)), np.zeros(len(bg))].astype(np.int64)
+    return ll, y
+
+
+def test_spatial_split_stratified_keeps_both_classes_in_every_split():
+    # regression (issue 3): the unstratified 500 km split put no presence in test → AUC NaN
+    from geosrl.splits import stratified_nside
+
+    ll, y = _clustered_presences()
+    base = nside_for_block_km(500)
+    nside = stratified_nside(ll, y, base, min_blocks=10, max_share=0.2)
+    assert nside > base
+    cells = healpix_index(ll, nside)
+    for v in (0, 1):
+        _, cnt = np.unique(cells[y == v], return_counts=True)
+        assert len(cnt) >= 10 and cnt.max() <= 0.2 * cnt.sum()
+    for seed in range(5):
+        s = make_split(ll, "spatial", seed=seed, nside=nside, strata=y)
+        allidx = np.concatenate([s["train"], s["val"], s["test"]])
+        assert np.array_equal(np.sort(allidx), np.arange(len(ll)))
+        sets = [set(cells[s[k]]) for k in ("train", "val", "test")]
+        assert not (sets[0] & sets[1]) and not (sets[0] & sets[2]) and not (sets[1] & sets[2])
+        for k in ("train", "val", "test"):
+            n_pos = int(y[s[k]].sum())
+            assert n_pos > 0 and n_pos < len(s[k]), (seed, k)
+        # presences are divided close to the fractions
+        assert 0.5 < y[s["train"]].sum() / y.sum() < 0.85
+    with pytest.raises(ValueError):
+        make_split(ll, "spatial", seed=0, nside=nside, strata=y[:10])
+
+
+def test_stratified_nside_keeps_global_blocks_when_classes_are_spread(pts):
+    from geosrl.splits import stratified_nside
+
+    y = (pts[:, 0] > 0).astype(np.int64)
+    assert stratified_nside(pts, y, 16, min_blocks=10, max_share=0.2) == 16

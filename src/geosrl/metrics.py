@@ -131,9 +131,19 @@ def mrr(ranks: np.ndarray) -> float:
     return float(np.mean(1.0 / ranks)) if ranks.size else float("nan")
 
 
-def classification_metrics(ranks: np.ndarray) -> dict[str, float]:
-    """``{"top1", "top3", "mrr"}`` from true-class ranks (see :func:`label_ranks`)."""
-    return {"top1": top_k(ranks, 1), "top3": top_k(ranks, 3), "mrr": mrr(ranks)}
+def classification_metrics(ranks: np.ndarray, num_classes: int | None = None) -> dict[str, float]:
+    """``{"top1", "top3", "mrr"}`` from true-class ranks (see :func:`label_ranks`).
+
+    With ``num_classes`` given, metrics that carry no information beyond top-1 are left out: ``top3``
+    when ``num_classes <= 3`` (it is 1 by construction), and ``mrr`` when ``num_classes == 2``
+    (MRR = (1 + top1)/2). Binary tasks report ``auc`` instead (computed by the protocol from scores).
+    """
+    out = {"top1": top_k(ranks, 1)}
+    if num_classes is None or num_classes > 3:
+        out["top3"] = top_k(ranks, 3)
+    if num_classes is None or num_classes > 2:
+        out["mrr"] = mrr(ranks)
+    return out
 
 
 # ----------------------------------------------------------------------------------------------------

@@ -16,7 +16,8 @@ import math
 
 import numpy as np
 
-__all__ = ["SPLIT_KINDS", "healpix_index", "healpix_cell_side_km", "nside_for_block_km", "make_split"]
+__all__ = ["SPLIT_KINDS", "healpix_index", "healpix_cell_side_km", "nside_for_block_km", "make_split",
+           "stratified_nside"]
 
 SPLIT_KINDS = ("random", "spatial")
 _EARTH_RADIUS_KM = 6371.0
@@ -96,6 +97,47 @@ def nside_for_block_km(block_km: float) -> int:
     return int(2 ** max(0, min(e, 24)))
 
 
+def stratified_nside(lonlat: np.ndarray, strata: np.ndarray, nside: int, min_blocks: int,
+                     max_share: float = 1.0, max_nside: int = 1024) -> int:
+    """Smallest ``nside' >= nside`` (power of two, ≤ ``max_nside``) at which every stratum occupies at least
+    ``min_blocks`` HEALPix cells and no cell holds more than ``max_share`` of any stratum's rows.
+
+    A regional data set (the banana-slug presences lie in 4 cells of 407 km, 80 % of them in one) cannot
+    be cut into train/val/test blocks that each hold a fair share of every class at the global block
+    size; the blocks are halved until each class spans enough of them. Rows with non-finite coordinates
+    are ignored.
+    """
+    lonlat = np.asarray(lonlat, dtype=np.float64)
+    strata = np.asarray(strata)
+    finite = np.isfinite(lonlat).all(axis=1)
+    ll, st = lonlat[finite], strata[finite]
+    while True:
+        cells = healpix_index(ll, nside)
+        ok = True
+        for v in np.unique(st):
+            _, cnt = np.unique(cells[st == v], return_counts=True)
+            ok &= len(cnt) >= min_blocks and cnt.max() <= max_share * cnt.sum()
+        if ok or nside >= max_nside:
+            return int(nside)
+        nside *= 2
+
+
+def _assign_cells(counts: np.ndarray, order: np.ndarray, fr: tuple[float, float, float]) -> np.ndarray:
+    """Split id of each cell: cells laid end to end in ``order``; a cell goes where its midpoint falls."""
+    cum = np.cumsum(counts[order])
+    mid = (cum - counts[order] / 2.0) / max(cum[-1], 1)
+    split_of_cell = np.empty(len(counts), dtype=np.int64)
+    split_of_cell[order] = np.where(mid < fr[0], 0, np.where(mid < fr[0] + fr[1], 1, 2))
+    # every requested split gets at least one cell (move the smallest cell of the largest split)
+    for s in range(3):
+        if fr[s] > 0 and len(counts) >= sum(f > 0 for f in fr) and not np.any(split_of_cell == s):
+            sizes = np.bincount(split_of_cell, weights=counts, minlength=3)
+            donor = int(np.argmax(np.where(np.bincount(split_of_cell, minlength=3) > 1, sizes, -1)))
+            cand = np.where(split_of_cell == donor)[0]
+            split_of_cell[cand[np.argmin(counts[cand])]] = s
+    return split_of_cell
+
+
 def _sizes(n: int, fractions: tuple[float, float, float]) -> tuple[int, int]:
     n_train = int(round(fractions[0] * n))
     n_val = int(round(fractions[1] * n))
@@ -109,6 +151,7 @@ def make_split(
     fractions: tuple[float, float, float] = (0.7, 0.15, 0.15),
     nside: int | None = None,
     block_km: float = 500.0,
+    strata: np.ndarray | None = None,
 ) -> dict[str, np.ndarray]:
     """Seeded train/val/test index split.
 
@@ -124,6 +167,12 @@ def make_split(
         fractions: (train, val, test), non-negative, summing to 1.
         nside: HEALPix resolution of the blocks (power of two); default from ``block_km``.
         block_km: approximate block side when ``nside`` is None (500 km → nside 16, 407 km cells).
+        strata: optional ``(N,)`` class labels (spatial kind only): blocks are still assigned whole, but
+            stratified — each cell joins the group of the rarest class it contains, and each group's cells
+            are laid out separately, weighted by that class's count, so every split with a positive
+            fraction receives blocks holding each class (given ≥ 3 blocks per class; see
+            :func:`stratified_nside`) and each class is divided close to the fractions. Without it, a class
+            confined to a few blocks (presences of one species) can miss val or test entirely.
 
     Returns:
         ``{"train", "val", "test"}`` → sorted int64 index arrays, disjoint, covering ``range(N)``.
@@ -156,18 +205,23 @@ def make_split(
     n_needed = sum(f > 0 for f in fr)
     if len(uniq) < n_needed:
         raise ValueError(f"only {len(uniq)} occupied cells at nside={nside}; use a smaller block_km")
-    order = rng.permutation(len(uniq))
-    cum = np.cumsum(counts[order])
-    mid = (cum - counts[order] / 2.0) / max(cum[-1], 1)
-    split_of_cell = np.empty(len(uniq), dtype=np.int64)
-    split_of_cell[order] = np.where(mid < fr[0], 0, np.where(mid < fr[0] + fr[1], 1, 2))
-    # every requested split gets at least one cell (move the last cell of the largest split)
-    for s in range(3):
-        if fr[s] > 0 and not np.any(split_of_cell == s):
-            sizes = np.bincount(split_of_cell, weights=counts, minlength=3)
-            donor = int(np.argmax(np.where(np.bincount(split_of_cell, minlength=3) > 1, sizes, -1)))
-            cand = np.where(split_of_cell == donor)[0]
-            split_of_cell[cand[np.argmin(counts[cand])]] = s
+    if strata is None:
+        split_of_cell = _assign_cells(counts, rng.permutation(len(uniq)), fr)
+    else:
+        if np.shape(strata) != (n,):
+            raise ValueError(f"strata must have shape ({n},), got {np.shape(strata)}")
+        st = np.asarray(strata)[finite]
+        classes, st_id = np.unique(st, return_inverse=True)
+        per_cell = np.zeros((len(uniq), len(classes)), dtype=np.int64)
+        np.add.at(per_cell, (inv, st_id), 1)
+        rarity = np.argsort(np.argsort(per_cell.sum(axis=0), kind="stable"), kind="stable")  # 0 = rarest class
+        present_rank = np.where(per_cell > 0, rarity[None, :], len(classes))
+        group = np.argmin(present_rank, axis=1)  # class id (column) of the rarest class in each cell
+        split_of_cell = np.empty(len(uniq), dtype=np.int64)
+        order = rng.permutation(len(uniq))
+        for g in np.unique(group):
+            members = order[group[order] == g]  # the group's cells in the seeded order
+            split_of_cell[members] = _assign_cells(per_cell[members, g], np.arange(len(members)), fr)
     row_split = np.full(n, 2, dtype=np.int64)
     row_split[finite] = split_of_cell[inv]
     return {k: np.where(row_split == s)[0].astype(np.int64) for s, k in enumerate(("train", "val", "test"))}

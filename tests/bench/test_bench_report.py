@@ -138,3 +138,20 @@ def test_git_commit_unknown_outside_a_repository(tmp_path: Path):
 
 def test_cell_ids_are_file_safe():
     assert Cell("t", "sphere2vec/sphereC+", "random", 3).cell_id == "t__sphere2vec-sphereC+__random__s3"
+
+
+def test_maps_zoom_to_a_regional_data_set(tmp_path: Path):
+    # issue 3: the California presence-only task was drawn as a dot on a world map
+    import numpy as np
+
+    from geosrl.bench.maps import _regional_extent, plot_predictions_map
+
+    rng = np.random.default_rng(0)
+    lon, lat = rng.uniform(-124, -114, 200), rng.uniform(32, 42, 200)
+    (x0, x1), (y0, y1) = _regional_extent(lon, lat)
+    assert -126 < x0 < -124 and -114 < x1 < -112 and 30 < y0 < 32 and 42 < y1 < 44
+    assert _regional_extent(rng.uniform(-180, 180, 200), rng.uniform(-90, 90, 200)) is None
+    pred = {"lon": lon, "lat": lat, "y_true": (lat > 37).astype(float), "y_pred": rng.uniform(0, 1, 200)}
+    path = tmp_path / "sdm.png"
+    plot_predictions_map(path, pred, "presence_only", "regional")
+    assert path.read_bytes()[:4] == b"\x89PNG"

@@ -81,6 +81,8 @@ def test_killed_process_resumes_and_keeps_finished_cells(tmp_path: Path):
     out, log = tmp_path / "out", tmp_path / "calls.log"
     user = tmp_path / "fake.toml"
     user.write_text(f'[bench]\ntasks = ["alpha"]\nencoders = ["enc_a", "enc_b", "enc_c"]\nseeds = 2\ndevice = "cpu"\n'
+                    # one process, as before the quick profile took workers = 2 (spawning workers is slow on a loaded machine)
+                    'workers = 1\n'
                     f'[protocol]\ncall_log = "{log}"\nsleep = 0.25\n')
     cmd = [sys.executable, str(HERE / "bench_fakes.py"), "--config", str(user), "--out", str(out)]
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(SRC), str(HERE)]))

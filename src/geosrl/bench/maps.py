@@ -48,7 +48,7 @@ def plot_predictions_map(path: Path, pred: dict[str, np.ndarray], kind: str, tit
     else:
         _plot_values(fig, ax_pred, ax_err, lon, lat, y_true, y_pred, target_name or "prediction")
     for ax in (ax_pred, ax_err):
-        _world_axes(ax)
+        _world_axes(ax, lon, lat)
     fig.suptitle(title)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp.png")
@@ -90,13 +90,36 @@ def _marker_size(n: int) -> float:
     return float(np.clip(4000 / max(n, 1), 1, 12))
 
 
-def _world_axes(ax: Any) -> None:
-    """Plate carrée frame: lon −180…180, lat −90…90, 30° graticule."""
-    ax.set_xlim(-180, 180)
-    ax.set_ylim(-90, 90)
+def _regional_extent(lon: np.ndarray | None, lat: np.ndarray | None) -> tuple[tuple[float, float], tuple[float, float]] | None:
+    """``((lon0, lon1), (lat0, lat1))`` of a regional point set (padded 10 %, ≥ 1°), or None for a global one."""
+    if lon is None or lat is None:
+        return None
+    ok = np.isfinite(lon) & np.isfinite(lat)
+    if not ok.any():
+        return None
+    lo, la = np.asarray(lon)[ok], np.asarray(lat)[ok]
+    span_lon, span_lat = float(lo.max() - lo.min()), float(la.max() - la.min())
+    if span_lon >= 120 or span_lat >= 60:
+        return None
+    pad_lon, pad_lat = max(0.1 * span_lon, 1.0), max(0.1 * span_lat, 1.0)
+    return ((max(-180.0, lo.min() - pad_lon), min(180.0, lo.max() + pad_lon)),
+            (max(-90.0, la.min() - pad_lat), min(90.0, la.max() + pad_lat)))
+
+
+def _world_axes(ax: Any, lon: np.ndarray | None = None, lat: np.ndarray | None = None) -> None:
+    """Plate carrée frame: lon −180…180, lat −90…90, 30° graticule — or, for a regional data set (the
+    points span < 120° of longitude and < 60° of latitude, e.g. the banana slug in California), the
+    points' bounding box with a 10 % margin, so the map shows more than a dot."""
+    region = _regional_extent(lon, lat)
+    if region is None:
+        ax.set_xlim(-180, 180)
+        ax.set_ylim(-90, 90)
+        ax.set_xticks(range(-180, 181, 60))
+        ax.set_yticks(range(-90, 91, 30))
+    else:
+        ax.set_xlim(*region[0])
+        ax.set_ylim(*region[1])
     ax.set_aspect("equal")
-    ax.set_xticks(range(-180, 181, 60))
-    ax.set_yticks(range(-90, 91, 30))
     ax.grid(True, lw=0.4, alpha=0.5)
     ax.set_xlabel("longitude (°)")
     ax.set_ylabel("latitude (°)")

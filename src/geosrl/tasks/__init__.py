@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import torch
 
-from .common import FULL, PROFILES, QUICK, TaskResult, resolve_config, resolve_split
+from .common import FULL, PROFILES, QUICK, TaskResult, resolve_config, resolve_split, split_blocks
 from .geoprior import run_classification
 from .presence_only import run_presence_only
 from .regression import run_regression
@@ -57,7 +57,14 @@ def run_task(data, encoder, split, seed: int, config: dict | None = None, device
                          f"expected one of {sorted(_RUNNERS)}")
     device = torch.device(device)
     split_name, idx = resolve_split(data, split, seed, cfg)
+    if split_name == "spatial":
+        nside, strata = split_blocks(data, cfg)
+        block = {"split_nside": nside, "split_stratified": strata is not None}
+    else:
+        block = {}
     result = _RUNNERS[kind](data, encoder, split_name, idx, seed, cfg, device)
+    for k, v in block.items():
+        result.chosen_hparams.setdefault(k, v)
     result.chosen_hparams.setdefault("profile", cfg["profile"])
     result.chosen_hparams.setdefault("task", getattr(data, "name", ""))
     result.chosen_hparams.setdefault("seed", int(seed))

@@ -23,9 +23,15 @@ max_train_samples      4000                   None                   seeded subs
 max_per_class          100                    100                    balanced sampler cap per class and epoch
                                                                      (None = off, e.g. YFCC)
 pos_weight             None                   None                   λ of the classification loss (None = C)
-po_pos_weight          2048                   2048                   λ of SINR's an_full (presence-only)
-po_negatives_grid      ["uniform"]            ["uniform",            presence-only pseudo-negatives tried on
-                                              "background"]          val: uniform on the sphere (SINR) or
+po_pos_weight          None                   None                   λ of SINR's an_full (presence-only);
+                                                                     None = number of species S (= 1 here,
+                                                                     as λ = C in the geo-prior protocol);
+                                                                     SINR's 2048 is for S ≈ 47k outputs
+po_batch_size          256                    256                    presences per step (presence-only)
+po_min_steps           40                     40                     presence-only epochs are raised to make
+                                                                     at least this many Adam steps per trial
+po_negatives_grid      ["uniform",            ["uniform",            presence-only pseudo-negatives tried on
+                       "background"]          "background"]          val: uniform on the sphere (SINR) or
                                                                      training background rows
 regress_dim            64                     64                     E = embed_dim_before_regress (§5)
 head_hidden            [128]                  [256, 256]             regression head widths on concat[e_I, e_x]
@@ -46,9 +52,13 @@ ssi                    {radius_km 100, k 4,   same but               geo-bias se
 worst_region           {nside None (auto),    same                   equal-area cells of worst_region_<metric>
                        min_count 30}
 morans_k               8                      8                      k of Moran's I of residuals
-split                  {fractions             same                   used when ``split`` is a kind name
-                       [0.7, 0.15, 0.15],
-                       block_km 500}
+split                  {fractions             same                   used when ``split`` is a kind name;
+                       [0.7, 0.15, 0.15],                            stratify None = auto (presence-only:
+                       block_km 500,                                 blocks stratified by presence/background
+                       stratify None,                                and refined until each class spans
+                       min_blocks_per_class                          ≥ min_blocks_per_class blocks and
+                       10, max_block_share                           none holds > max_block_share of a
+                       0.2}                                          class, see ``split_blocks``)
 geo_bias               True                   True                   compute ssi_* / worst_region / Moran's I
 =====================  =====================  =====================  ==========================================
 
@@ -72,7 +82,7 @@ import torch
 from torch import nn
 
 from .. import metrics as M
-from ..splits import make_split
+from ..splits import make_split, nside_for_block_km, stratified_nside
 
 __all__ = [
     "FULL",
@@ -96,8 +106,10 @@ QUICK: dict[str, Any] = {
     "max_train_samples": 4000,
     "max_per_class": 100,
     "pos_weight": None,
-    "po_pos_weight": 2048.0,
-    "po_negatives_grid": ["uniform"],
+    "po_pos_weight": None,
+    "po_negatives_grid": ["uniform", "background"],
+    "po_batch_size": 256,
+    "po_min_steps": 40,
     "regress_dim": 64,
     "head_hidden": [128],
     "image_hidden": [128],
@@ -108,7 +120,8 @@ QUICK: dict[str, Any] = {
     "ssi": {"radius_km": 100.0, "k": 4, "null": "two_sided", "max_centres": 1000, "legacy_cap": False},
     "worst_region": {"nside": None, "min_count": 30},
     "morans_k": 8,
-    "split": {"fractions": [0.7, 0.15, 0.15], "block_km": 500.0},
+    "split": {"fractions": [0.7, 0.15, 0.15], "block_km": 500.0, "stratify": None, "min_blocks_per_class": 10,
+              "max_block_share": 0.2},
     "geo_bias": True,
 }
 
@@ -182,7 +195,9 @@ def resolve_split(data, split, seed: int, cfg: dict) -> tuple[str, dict[str, np.
     """``split`` as a kind name (``"random"``/``"spatial"``, built with ``make_split``) or a ready dict."""
     if isinstance(split, str):
         sc = cfg["split"]
-        idx = make_split(data.lonlat, split, seed, fractions=tuple(sc["fractions"]), block_km=sc["block_km"])
+        nside, strata = split_blocks(data, cfg) if split == "spatial" else (None, None)
+        idx = make_split(data.lonlat, split, seed, fractions=tuple(sc["fractions"]), block_km=sc["block_km"],
+                         nside=nside, strata=strata)
         name = split
     elif isinstance(split, dict):
         idx = {k: np.asarray(split[k], dtype=np.int64) for k in ("train", "val", "test")}
@@ -193,6 +208,30 @@ def resolve_split(data, split, seed: int, cfg: dict) -> tuple[str, dict[str, np.
         if len(idx[k]) == 0:
             raise ValueError(f"the {k} split is empty")
     return name, idx
+
+
+def split_blocks(data, cfg: dict) -> tuple[int, np.ndarray | None]:
+    """HEALPix ``nside`` and strata of the spatial split of ``data``.
+
+    ``split.stratify`` None (auto) stratifies presence-only data by presence/background (True/False force
+    it for any task with integer targets). Stratified, the blocks are refined from ``split.block_km`` until
+    each class spans ``split.min_blocks_per_class`` blocks and no block holds more than
+    ``split.max_block_share`` of a class (:func:`geosrl.splits.stratified_nside`; the banana slug gets
+    nside 256, 25 km blocks), so val and test both hold presences and background.
+    """
+    sc = cfg["split"]
+    nside = nside_for_block_km(float(sc["block_km"]))
+    stratify = sc["stratify"]
+    if stratify is None:
+        stratify = getattr(data, "kind", None) == "presence_only"
+    if not stratify:
+        return nside, None
+    strata = np.asarray(data.target)
+    if getattr(data, "kind", None) == "presence_only":
+        strata = (strata > 0).astype(np.int64)
+    nside = stratified_nside(data.lonlat, strata, nside, int(sc["min_blocks_per_class"]),
+                             float(sc["max_block_share"]))
+    return nside, strata
 
 
 def build_encoder(encoder: str | Callable[..., nn.Module] | nn.Module, cfg: dict, seed: int) -> nn.Module:

@@ -8,6 +8,9 @@ each class per epoch without replacement; Adam, ×``lr_decay`` per epoch, a fixe
 the last epoch evaluated. The learning rate is chosen on the validation split (top-1 of the fused
 score), never on test.
 
+Metrics: top1, top3 (only when C > 3; trivially 1 otherwise), mrr (only when C > 2); binary tasks
+(C = 2) add ``auc`` of ``log score_1 − log score_0``.
+
 Evaluation: ``score_c = P(c|I)·σ(s_c(x))`` (no normalisation, no weight), ranked over c in row chunks;
 rows without a location keep ``P(c|I)``. Without an image input P(c|I) is constant and the ranking is
 that of ``σ(s_c(x))``. With one, three variants are reported: fused (plain names), ``_image_only``
@@ -100,13 +103,16 @@ def _evaluate(model: GeoPriorModel, lonlat: np.ndarray, y: np.ndarray, p_img: np
               device: torch.device) -> dict[str, dict[str, np.ndarray]]:
     """Per-sample outputs of each variant: ranks, argmax prediction, true-class score.
 
-    Returns ``{suffix: {"rank", "pred", "true_score"}}`` with suffix ``""`` (fused, or location-only
-    when there is no image input), ``"_image_only"``, ``"_location_only"``.
+    Returns ``{suffix: {"rank", "pred", "true_score", "binary_score"}}`` with suffix ``""`` (fused, or
+    location-only when there is no image input), ``"_image_only"``, ``"_location_only"``.
+    ``binary_score`` (two classes only, else NaN) is ``log score_1 − log score_0`` in float64 from the
+    logits — the statistic of the argmax decision, for the AUC; σ in float32 saturates to 1.0 for both
+    classes far from the boundary, which would tie most points.
     """
     n = len(lonlat)
     variants = [""] if p_img is None else ["", "_image_only", "_location_only"]
-    out = {v: {"rank": np.empty(n, np.int64), "pred": np.empty(n, np.int64), "true_score": np.empty(n)}
-           for v in variants}
+    out = {v: {"rank": np.empty(n, np.int64), "pred": np.empty(n, np.int64), "true_score": np.empty(n),
+               "binary_score": np.full(n, np.nan)} for v in variants}
     has_loc = np.isfinite(lonlat).all(axis=1)
     bs = int(cfg["eval_batch_size"])
     for s in range(0, n, bs):
@@ -115,21 +121,37 @@ def _evaluate(model: GeoPriorModel, lonlat: np.ndarray, y: np.ndarray, p_img: np
         ok = torch.as_tensor(has_loc[sl], device=device)
         c = model.head.out_features
         prior = torch.ones(len(ll), c, device=device)
+        log_prior = torch.zeros(len(ll), c, device=device, dtype=torch.float64)
         if ok.any():
-            prior[ok] = torch.sigmoid(model(lonlat_tensor(ll[has_loc[sl]], device)).float())
+            logits = model(lonlat_tensor(ll[has_loc[sl]], device))
+            prior[ok] = torch.sigmoid(logits.float())
+            log_prior[ok] = torch.nn.functional.logsigmoid(logits.double())
         yt = torch.as_tensor(y[sl], device=device).long()
-        scores = {}
+        scores, log_scores = {}, {}
         if p_img is None:
             scores[""] = prior
+            log_scores[""] = log_prior
         else:
             img = torch.as_tensor(p_img[sl], device=device).float()
+            log_img = torch.log(torch.as_tensor(p_img[sl], device=device).double())
             scores[""] = img * prior  # rows without location: prior = 1 → P(c|I)
             scores["_image_only"] = img
             scores["_location_only"] = prior
+            log_scores.update({"": log_img + log_prior, "_image_only": log_img, "_location_only": log_prior})
         for v, sc in scores.items():
+            if c == 2:
+                out[v]["binary_score"][sl] = (log_scores[v][:, 1] - log_scores[v][:, 0]).cpu().numpy()
             out[v]["rank"][sl] = M.label_ranks(sc, yt)
             out[v]["pred"][sl] = sc.argmax(1).cpu().numpy()  # first max = lowest class id (tie rule)
             out[v]["true_score"][sl] = sc.gather(1, yt[:, None])[:, 0].double().cpu().numpy()
+    return out
+
+
+def _metrics(ev_variant: dict[str, np.ndarray], y: np.ndarray, num_classes: int) -> dict[str, float]:
+    """top1 (+ top3 when C > 3, mrr when C > 2) and, for C = 2, ``auc`` of class 1 vs class 0."""
+    out = M.classification_metrics(ev_variant["rank"], num_classes=num_classes)
+    if num_classes == 2:
+        out["auc"] = M.auc(y == 1, ev_variant["binary_score"])
     return out
 
 
@@ -154,13 +176,13 @@ def run_classification(data, encoder, split_name: str, idx: dict[str, np.ndarray
         with timer:
             _train(model, ll_tr, y_tr, y_all[train], float(lr), cfg, seed, device)
         ev = _evaluate(model, lonlat[val], y_all[val], None if p_img is None else p_img[val], cfg, device)
-        vm = suffixed({v: M.classification_metrics(o["rank"]) for v, o in ev.items()})
-        trials.append((vm["top1"], vm["mrr"], -len(trials), float(lr), model, vm))
+        vm = suffixed({v: _metrics(o, y_all[val], c) for v, o in ev.items()})
+        trials.append((vm["top1"], vm.get("mrr", vm.get("auc", 0.0)), -len(trials), float(lr), model, vm))
     best = max(trials, key=lambda t: t[:3])
     _, _, _, lr, model, val_metrics = best
 
     ev = _evaluate(model, lonlat[test], y_all[test], None if p_img is None else p_img[test], cfg, device)
-    by_variant = {v: M.classification_metrics(o["rank"]) for v, o in ev.items()}
+    by_variant = {v: _metrics(o, y_all[test], c) for v, o in ev.items()}
     ll_test = lonlat[test]
     hits = {v: o["rank"] == 1 for v, o in ev.items()}
     sp = spatial_metrics(

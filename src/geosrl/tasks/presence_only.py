@@ -1,9 +1,14 @@
 """Presence-only species distribution protocol (SINR "assume negative, full"; reference §6).
 
 Data: ``target`` 1 = presence, 0 = background/absence. Training uses the presences of the training
-split; each step pairs B presences with B pseudo-negatives r_i and minimises
-:func:`geosrl.losses.an_full_loss` (λ = ``po_pos_weight`` = 2048) on one output ``p = σ(wᵀEnc(x))``
-(bias-free head). Pseudo-negatives, chosen on validation from ``po_negatives_grid``:
+split; each step pairs B = ``po_batch_size`` presences with B pseudo-negatives r_i and minimises
+:func:`geosrl.losses.an_full_loss` (λ = ``po_pos_weight``) on one output ``p = σ(wᵀEnc(x))``
+(bias-free head). λ defaults to the number of species S = 1 (as λ = C in the geo-prior protocol):
+SINR's λ = 2048 weighs a positive against the S − 1 ≈ 47k "other species here" terms of its
+multi-species output; with one species those terms do not exist, and λ = 2048 drives the whole study
+region (all of it far from uniform-sphere negatives) to σ ≈ 1, where the ε of ``log(1 − p + ε)``
+leaves background points without gradient — training collapsed and scores even inverted (val AUC
+0.05–0.25 for ``wrap``). Small training splits get at least ``po_min_steps`` steps per trial. Pseudo-negatives, chosen on validation from ``po_negatives_grid``:
 
 * ``"uniform"`` — uniform on the sphere (SINR's definition);
 * ``"background"`` — drawn with replacement from the training split's target-0 rows (or
@@ -53,15 +58,31 @@ def auc_contribution(y: np.ndarray, score: np.ndarray) -> np.ndarray:
     return out
 
 
+def po_pos_weight(cfg: dict) -> float:
+    """λ of the presence-only loss: ``po_pos_weight``, or the number of species (1) when None."""
+    return 1.0 if cfg["po_pos_weight"] is None else float(cfg["po_pos_weight"])
+
+
+def po_epochs(n_pos: int, cfg: dict) -> int:
+    """Epochs of one trial: ``epochs``, raised so that a trial makes at least ``po_min_steps`` Adam steps.
+
+    A presence-only training split is small (≈ 700 presences for the banana slug): at one step per epoch,
+    6 epochs are 6 steps, too few for any encoder to leave its initialisation.
+    """
+    bs = int(cfg["po_batch_size"] or cfg["batch_size"])
+    steps = max(1, -(-int(n_pos) // bs))
+    return max(int(cfg["epochs"]), -(-int(cfg["po_min_steps"]) // steps))
+
+
 def _train(model, ll_pos, neg_pool, kind: str, lr: float, cfg: dict, seed: int, device) -> None:
     gen = torch.Generator(device=device).manual_seed(seed)
     cpu_gen = torch.Generator().manual_seed(seed)
     opt = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=float(cfg["weight_decay"]))
     sched = torch.optim.lr_scheduler.ExponentialLR(opt, gamma=float(cfg["lr_decay"]))
-    bs = int(cfg["batch_size"])
+    bs = int(cfg["po_batch_size"] or cfg["batch_size"])
     n = len(ll_pos)
     model.train()
-    for _ in range(int(cfg["epochs"])):
+    for _ in range(po_epochs(n, cfg)):
         perm = torch.randperm(n, generator=cpu_gen).to(device)
         for s in range(0, n, bs):
             b = perm[s:s + bs]
@@ -71,7 +92,7 @@ def _train(model, ll_pos, neg_pool, kind: str, lr: float, cfg: dict, seed: int, 
                 rand = neg_pool[torch.randint(len(neg_pool), (len(b),), generator=cpu_gen).to(device)]
             logits = model(torch.cat([ll_pos[b], rand]))
             zeros = torch.zeros(len(b), dtype=torch.long, device=device)
-            loss = an_full_loss(logits[: len(b)], zeros, logits[len(b):], pos_weight=float(cfg["po_pos_weight"]))
+            loss = an_full_loss(logits[: len(b)], zeros, logits[len(b):], pos_weight=po_pos_weight(cfg))
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
@@ -81,9 +102,16 @@ def _train(model, ll_pos, neg_pool, kind: str, lr: float, cfg: dict, seed: int, 
 
 @torch.no_grad()
 def _predict(model, lonlat: np.ndarray, cfg: dict, device) -> np.ndarray:
+    """Logits ``s(x)`` (float64), ``(N,)``. Ranking uses the logits, not ``σ(s)``: AUC is invariant to the
+    monotone σ, but σ rounds to exactly 1.0 in float32 once ``s ≳ 17`` (which λ = 2048 readily reaches
+    on a regional data set), and those ties collapse the AUC to 0.5."""
     ll = lonlat_tensor(lonlat, device)
     eb = int(cfg["eval_batch_size"])
-    return torch.cat([torch.sigmoid(model(ll[s:s + eb]))[:, 0] for s in range(0, len(ll), eb)]).double().cpu().numpy()
+    return torch.cat([model(ll[s:s + eb])[:, 0] for s in range(0, len(ll), eb)]).double().cpu().numpy()
+
+
+def _sigmoid(s: np.ndarray) -> np.ndarray:
+    return 0.5 * (1.0 + np.tanh(0.5 * s))
 
 
 def run_presence_only(data, encoder, split_name: str, idx: dict[str, np.ndarray], seed: int, cfg: dict,
@@ -117,23 +145,25 @@ def run_presence_only(data, encoder, split_name: str, idx: dict[str, np.ndarray]
                 _train(model, ll_pos, neg_pool, neg, float(lr), cfg, seed, device)
             a = M.auc(y[val], _predict(model, lonlat[val], cfg, device))
             trials.append({"negatives": neg, "lr": float(lr), "auc": a})
-            score = a if np.isfinite(a) else -np.inf
-            if best is None or score > best[0]:
-                best = (score, neg, float(lr), model, a)
+            key = a if np.isfinite(a) else -np.inf
+            if best is None or key > best[0]:
+                best = (key, neg, float(lr), model, a)
     _, neg, lr, model, val_auc = best
 
     y_test, ll_test = y[test], lonlat[test]
-    p = _predict(model, ll_test, cfg, device)
-    metrics = {"": {"auc": M.auc(y_test, p)}}
-    contrib = auc_contribution(y_test, p)
+    score = _predict(model, ll_test, cfg, device)  # logits: the ranking statistic
+    p = _sigmoid(score)
+    metrics = {"": {"auc": M.auc(y_test, score)}}
+    contrib = auc_contribution(y_test, score)
     marks = np.where(np.nan_to_num(contrib, nan=1.0) >= 0.5, 1.0, -1.0)
     sp = spatial_metrics(ll_test, marks={"": marks}, cfg=cfg, seed=seed,
-                         worst={"": ("auc", (y_test, p), "auc", True)}, residuals={"": y_test - p})
+                         worst={"": ("auc", (y_test, score), "auc", True)}, residuals={"": y_test - p})
     metrics[""].update(sp[""])
-    preds = {"lon": ll_test[:, 0], "lat": ll_test[:, 1], "y_true": y_test, "y_pred": p, "auc_contribution": contrib}
+    preds = {"lon": ll_test[:, 0], "lat": ll_test[:, 1], "y_true": y_test, "y_pred": p, "score": score,
+             "auc_contribution": contrib}
     hp = {"lr": lr, "negatives": neg, "lr_grid": list(cfg["lr_grid"]), "negatives_grid": grid,
-          "epochs": int(cfg["epochs"]), "batch_size": int(cfg["batch_size"]), "embed_dim": int(cfg["embed_dim"]),
-          "pos_weight": float(cfg["po_pos_weight"]), "n_train_presences": int(len(pos)),
+          "epochs": po_epochs(len(pos), cfg), "batch_size": int(cfg["po_batch_size"] or cfg["batch_size"]),
+          "embed_dim": int(cfg["embed_dim"]), "pos_weight": po_pos_weight(cfg), "n_train_presences": int(len(pos)),
           "n_background_pool": 0 if neg_pool is None else int(len(neg_pool)), "split": split_name,
           "encoder": encoder_name(encoder), "protocol": "presence_only_an_full"}
     return TaskResult(metrics=suffixed(metrics), val_metrics={"auc": val_auc}, predictions=preds, chosen_hparams=hp,
