@@ -37,6 +37,7 @@ import numpy as np
 import torch
 
 from ..checkpoint import build_from_architecture, save_pretrained
+from ..config import merge_config
 from ..losses import uniform_sphere_lonlat
 from .data import PretrainData, build_pretrain_data, patches_to_float
 from .distributed import gather_with_grad, init_distributed
@@ -73,18 +74,6 @@ PRETRAIN_PROFILES = {"quick": PRETRAIN_QUICK, "full": PRETRAIN_FULL}
 _FREE_TABLES = {"net_kwargs", "pe_kwargs"}  # passed through to create_encoder, any keys
 
 
-def _merge(base: dict, over: dict, path: str = "") -> dict:
-    out = copy.deepcopy(base)
-    for k, v in over.items():
-        if k not in out:
-            raise ValueError(f"unknown pre-training config key {path + k!r}; known: {sorted(out)}")
-        if isinstance(out[k], dict) and isinstance(v, dict):
-            out[k] = {**out[k], **copy.deepcopy(v)} if k in _FREE_TABLES else _merge(out[k], v, path + k + ".")
-        else:
-            out[k] = copy.deepcopy(v)
-    return out
-
-
 def resolve_pretrain_config(config: dict | None = None) -> dict[str, Any]:
     """Profile defaults (``config["profile"]``, default ``"quick"``) updated by the other keys."""
     config = dict(config or {})
@@ -92,7 +81,7 @@ def resolve_pretrain_config(config: dict | None = None) -> dict[str, Any]:
     if profile not in PRETRAIN_PROFILES:
         raise ValueError(f"unknown profile {profile!r}; choose one of {sorted(PRETRAIN_PROFILES)}")
     config.pop("out_dir", None)
-    cfg = _merge(PRETRAIN_PROFILES[profile], config)
+    cfg = merge_config(PRETRAIN_PROFILES[profile], config, _FREE_TABLES, what="pre-training config")
     cfg["profile"] = profile
     return cfg
 

@@ -82,6 +82,7 @@ import torch
 from torch import nn
 
 from .. import metrics as M
+from ..config import merge_config
 from ..splits import make_split, nside_for_block_km, stratified_nside
 
 __all__ = [
@@ -143,28 +144,13 @@ FULL["ssi"] = dict(QUICK["ssi"], max_centres=10000)
 PROFILES = {"quick": QUICK, "full": FULL}
 
 
-def _merge(base: dict, over: dict, path: str = "") -> dict:
-    out = copy.deepcopy(base)
-    for k, v in over.items():
-        if k not in out:
-            raise ValueError(f"unknown config key {path + k!r}; known: {sorted(out)}")
-        if isinstance(out[k], dict) and isinstance(v, dict):
-            if k == "encoder_kwargs":
-                out[k] = {**out[k], **copy.deepcopy(v)}
-            else:
-                out[k] = _merge(out[k], v, path + k + ".")
-        else:
-            out[k] = copy.deepcopy(v)
-    return out
-
-
 def resolve_config(config: dict | None) -> dict[str, Any]:
     """Profile defaults (``config["profile"]``, default ``"quick"``) updated by the other keys."""
     config = dict(config or {})
     profile = config.pop("profile", "quick")
     if profile not in PROFILES:
         raise ValueError(f"unknown profile {profile!r}; choose one of {sorted(PROFILES)}")
-    cfg = _merge(PROFILES[profile], config)
+    cfg = merge_config(PROFILES[profile], config, free_tables={"encoder_kwargs"})
     cfg["profile"] = profile
     if not cfg["lr_grid"]:
         raise ValueError("lr_grid must not be empty")
