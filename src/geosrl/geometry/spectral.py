@@ -111,25 +111,40 @@ def _taylor_mask(batch: GeometryBatch, centre: torch.Tensor, k: torch.Tensor, th
     return radius[:, None] * k.norm(dim=1)[None, :] < threshold
 
 
+def _edge_sums(
+    batch: GeometryBatch, k: torch.Tensor, chunk_elements: int, edge_weight
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-geometry sums ``(B, M)`` of ``w·cos(mid·k)`` and ``w·sin(mid·k)`` over edges, in chunks of edges.
+
+    ``edge_weight(d, geom)`` gives the weights ``(Ec, M)`` of a chunk of edges with vectors ``d`` ``(Ec, 2)``
+    belonging to geometries ``geom`` ``(Ec,)``.
+    """
+    a, b = batch.edge_endpoints()
+    cos_sum = a.new_zeros(batch.num_geometries, k.shape[0])
+    sin_sum = torch.zeros_like(cos_sum)
+    step = _chunk_step(k.shape[0], chunk_elements)
+    for s in range(0, a.shape[0], step):
+        aa, bb, geom = a[s : s + step], b[s : s + step], batch.edge_geometry[s : s + step]
+        weight = edge_weight(bb - aa, geom)
+        phase = ((aa + bb) / 2) @ k.T
+        cos_sum = cos_sum + segment_sum(weight * torch.cos(phase), geom, batch.num_geometries)
+        sin_sum = sin_sum + segment_sum(weight * torch.sin(phase), geom, batch.num_geometries)
+    return cos_sum, sin_sum
+
+
 def _area_edge_sum(
     batch: GeometryBatch, k: torch.Tensor, small: torch.Tensor, chunk_elements: int
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Real and imaginary parts ``(B, M)`` of the edge sum; entries flagged ``small`` are finite but unused."""
-    a, b = batch.edge_endpoints()
     k2 = (k * k).sum(dim=1)
-    re = a.new_zeros(batch.num_geometries, k.shape[0])
-    im = torch.zeros_like(re)
-    step = _chunk_step(k.shape[0], chunk_elements)
-    for s in range(0, a.shape[0], step):
-        aa, bb, geom = a[s : s + step], b[s : s + step], batch.edge_geometry[s : s + step]
-        d, mid = bb - aa, (aa + bb) / 2
+
+    def weight(d: torch.Tensor, geom: torch.Tensor) -> torch.Tensor:
         normal = torch.stack([d[:, 1], -d[:, 0]], dim=1)
         safe_k2 = torch.where(small[geom], torch.ones_like(k2), k2)  # (Ec, M)
-        weight = (normal @ k.T) * _unnormalised_sinc((d @ k.T) / 2) / safe_k2
-        phase = mid @ k.T
-        re = re + segment_sum(weight * torch.sin(phase), geom, batch.num_geometries)
-        im = im + segment_sum(weight * torch.cos(phase), geom, batch.num_geometries)
-    return re, im
+        return (normal @ k.T) * _unnormalised_sinc((d @ k.T) / 2) / safe_k2
+
+    cos_sum, sin_sum = _edge_sums(batch, k, chunk_elements, weight)
+    return sin_sum, cos_sum
 
 
 def _area_taylor(area: torch.Tensor, centre: torch.Tensor, second: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
@@ -145,18 +160,11 @@ def _area_taylor(area: torch.Tensor, centre: torch.Tensor, second: torch.Tensor,
 
 
 def _line_transform(batch: GeometryBatch, k: torch.Tensor, chunk_elements: int) -> torch.Tensor:
-    a, b = batch.edge_endpoints()
-    re = a.new_zeros(batch.num_geometries, k.shape[0])
-    im = torch.zeros_like(re)
-    step = _chunk_step(k.shape[0], chunk_elements)
-    for s in range(0, a.shape[0], step):
-        aa, bb, geom = a[s : s + step], b[s : s + step], batch.edge_geometry[s : s + step]
-        d, mid = bb - aa, (aa + bb) / 2
-        weight = d.norm(dim=1)[:, None] * _unnormalised_sinc((d @ k.T) / 2)
-        phase = mid @ k.T
-        re = re + segment_sum(weight * torch.cos(phase), geom, batch.num_geometries)
-        im = im - segment_sum(weight * torch.sin(phase), geom, batch.num_geometries)
-    return torch.complex(re, im)
+    def weight(d: torch.Tensor, geom: torch.Tensor) -> torch.Tensor:
+        return d.norm(dim=1)[:, None] * _unnormalised_sinc((d @ k.T) / 2)
+
+    cos_sum, sin_sum = _edge_sums(batch, k, chunk_elements, weight)
+    return torch.complex(cos_sum, -sin_sum)
 
 
 def _point_transform(batch: GeometryBatch, k: torch.Tensor, chunk_elements: int) -> torch.Tensor:
