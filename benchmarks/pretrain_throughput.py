@@ -5,7 +5,7 @@
 1. CSP pre-training step (forward + backward + AdamW step of ``geosrl.pretrain.train.build_model`` at the
    quick profile's sizes: CSP-MC-BLD, batch 512, 4×8×8 patches): pairs/s.
 2. GeoCLIP's location encoder forward, (a) geosrl's ``geoclip_rff`` module with the wheel's weights
-   (``geosrl.external.load_geoclip_location_encoder``, ``validate=False``) and (b) GeoCLIP's own
+   (``geosrl.encoders.external.load_geoclip_location_encoder``, ``validate=False``) and (b) GeoCLIP's own
    ``LocationEncoder`` loaded by file path (as ``tests/encoders/data/make_geoclip_reference.py`` does,
    without importing the package's image model); same points, max |difference| reported; points/s
    in fp32 (and tf32 / bf16 autocast on CUDA).
@@ -83,7 +83,7 @@ def bench_csp(device: torch.device, repeats: int, batch: int = 512) -> dict:
 
 
 def bench_geoclip(device: torch.device, repeats: int, n: int) -> list[dict]:
-    from geosrl.external import load_geoclip_location_encoder
+    from geosrl.encoders import load_geoclip_location_encoder
 
     ours = load_geoclip_location_encoder(validate=False).to(device).eval()  # before the by-path stub modules
     LocationEncoder, root = _load_geoclip_location_encoder_class()

@@ -58,7 +58,7 @@ from matplotlib.ft2font import FT2Font
 from matplotlib.textpath import TextPath
 from shapely import MultiPolygon, Polygon
 
-from geosrl.geometry import batch_geometries, create_encoder
+from geosrl.geometry import batch_geometries, create_geometry_encoder
 
 LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 SPLITS = ("original", "rolled", "collinear", "rotated", "scaled", "simplified")
@@ -344,7 +344,7 @@ def run_countries(args: argparse.Namespace) -> None:
                  for s in splits]
         for name, kwargs in ENCODERS.items():
             torch.manual_seed(seed)
-            model = Classifier(create_encoder(name, embed_dim=64, invalid="repair", **kwargs), len(classes))
+            model = Classifier(create_geometry_encoder(name, embed_dim=64, invalid="repair", **kwargs), len(classes))
             t0 = time.perf_counter()
             train(model, train_set, args.country_epochs, 32, np.random.default_rng([seed, 99]))
             train_s = round(time.perf_counter() - t0, 1)
@@ -484,7 +484,7 @@ def run_seed(seed: int, fonts: list[str], args: argparse.Namespace) -> list[dict
     rows = []
     for name, kwargs in ENCODERS.items():
         torch.manual_seed(seed)
-        model = Classifier(create_encoder(name, embed_dim=64, invalid="repair", **kwargs), 26)
+        model = Classifier(create_geometry_encoder(name, embed_dim=64, invalid="repair", **kwargs), 26)
         t0 = time.perf_counter()
         train(model, train_set, args.epochs, args.batch_size, np.random.default_rng([seed, 99]))
         train_s = time.perf_counter() - t0
@@ -525,7 +525,7 @@ def run_glyphs(args: argparse.Namespace) -> None:
     speed, load = [], os.getloadavg()[0]
     for name, kwargs in ENCODERS.items():
         torch.manual_seed(0)
-        enc = create_encoder(name, embed_dim=64, invalid="repair", **kwargs)
+        enc = create_geometry_encoder(name, embed_dim=64, invalid="repair", **kwargs)
         ingest, encode = throughput(enc, all_glyphs)
         speed.append(dict(encoder=name, parameters=sum(p.numel() for p in enc.parameters()),
                           ingest_geoms_per_s=round(ingest, 1), encode_geoms_per_s=round(encode, 1)))

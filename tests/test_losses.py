@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from geosrl.losses import EPS, an_full_loss, mse_loss, presence_absence_loss, uniform_sphere_lonlat
+from geosrl.losses import EPS, an_full_loss, mse_loss, presence_absence_loss
 
 
 def nl(p):
@@ -49,16 +49,3 @@ def test_mse():
     assert float(mse_loss(torch.tensor([1.0, 3.0]), torch.tensor([0.0, 1.0]))) == pytest.approx(2.5)
     with pytest.raises(ValueError):
         mse_loss(torch.zeros(2), torch.zeros(3))
-
-
-def test_uniform_negatives_cover_sphere_not_ne_quadrant():
-    ll = uniform_sphere_lonlat(200000, generator=torch.Generator().manual_seed(0), dtype=torch.float64).numpy()
-    lon, lat = ll[:, 0], ll[:, 1]
-    assert lon.min() >= -180 and lon.max() <= 180 and lat.min() >= -90 and lat.max() <= 90
-    ne = np.mean((lon >= 0) & (lat >= 0))
-    assert ne == pytest.approx(0.25, abs=0.01)  # bug B1 would give 1.0
-    assert np.mean(lat > 30) == pytest.approx(0.25, abs=0.01)  # area above 30°N = (1 - sin 30°)/2
-    assert np.mean(np.sin(np.radians(lat))) == pytest.approx(0.0, abs=0.01)
-    a = uniform_sphere_lonlat(5, generator=torch.Generator().manual_seed(1))
-    b = uniform_sphere_lonlat(5, generator=torch.Generator().manual_seed(1))
-    assert torch.equal(a, b) and a.dtype == torch.float32

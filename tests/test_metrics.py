@@ -8,6 +8,7 @@ import torch
 from scipy.stats import norm
 
 from geosrl import metrics as M
+from geosrl.metrics.geo_bias import _rotation_to
 
 
 def equator(lons):
@@ -60,6 +61,20 @@ def test_auc_with_ties_by_hand():
     assert math.isnan(M.auc([1, 1], [0.2, 0.3]))
 
 
+def test_auc_and_r2_match_independent_definitions():
+    rng = np.random.default_rng(5)
+    y = rng.integers(0, 2, 200)
+    s = rng.integers(0, 7, 200) + 0.5 * y  # many ties within and across classes
+    # AUC = P(s_pos > s_neg) + ½ P(s_pos = s_neg) over all (positive, negative) pairs
+    diff = s[y == 1][:, None] - s[y == 0][None, :]
+    assert M.auc(y, s) == pytest.approx(np.mean(diff > 0) + 0.5 * np.mean(diff == 0), rel=1e-12)
+    # least-squares fit with intercept: R² = squared Pearson correlation of target and fit
+    x = rng.normal(size=200)
+    t = 2 * x + rng.normal(size=200)
+    fit = np.polyval(np.polyfit(x, t, 1), x)
+    assert M.r2(t, fit) == pytest.approx(np.corrcoef(t, fit)[0, 1] ** 2, rel=1e-9)
+
+
 # ------------------------------------------------------------------ SSI
 def test_null_moments_reference_example():
     # reference §9.7: 20 ones among 120 values -> approximate mean -1.278 (exact would be -0.560)
@@ -75,34 +90,110 @@ def _six_points():
     return M.lonlat_to_unit_xyz(equator([0, 1, 3, 6, 10, 15]))
 
 
+# Independent references for ssi_local: brute-force k-NN on the full distance matrix, a dense W,
+# the approximate null moments as explicit loops over value pairs (the formulas of ssi_null_moments'
+# docstring), and −ln p from scipy's normal distribution.
+def _knn_brute(xyz, k):
+    d = np.linalg.norm(xyz[:, None] - xyz[None], axis=2)
+    np.fill_diagonal(d, np.inf)
+    return np.argsort(d, axis=1, kind="stable")[:, :k]
+
+
+def _moran_dense(z, nb):
+    w = np.zeros((len(z), len(z)))
+    w[np.repeat(np.arange(len(z)), nb.shape[1]), nb.ravel()] = 1.0
+    x = z - z.mean()
+    return x @ w @ x
+
+
+def _null_moments_loops(z, k):
+    cs, ns = np.unique(z, return_counts=True)
+    n = ns.sum()
+    d = cs - (cs * ns).sum() / n
+    r = int(np.argmax(ns))
+    mean = var = 0.0
+    for u in range(len(cs)):
+        for v in range(len(cs)):
+            if u == v:
+                mean += d[u] * d[u] * (k * ns[u] * (ns[u] - 1) / n - 1)
+                continue
+            mean += d[u] * d[v] * k * ns[u] * ns[v] / n
+            if r not in (u, v):
+                hi, lo = max(ns[u], ns[v]), min(ns[u], ns[v])
+                coef = d[u] * d[v] - 2 * d[u] * d[r] + d[r] ** 2
+                var += coef ** 2 * lo * (k * hi / n) * (1 - k * hi / n)
+        if u != r:
+            var += (cs[u] - cs[r]) ** 4 * 2 * (ns[u] - 1) * (k * ns[u] / n) * (1 - k * (2 * ns[u] - 1) / (3 * n))
+    return mean, math.sqrt(var)
+
+
+def _ssi_reference(xyz, z, k, null, legacy_cap=False):
+    i_stat = _moran_dense(z, _knn_brute(xyz, k))
+    mu, sd = _null_moments_loops(z, k)
+    if null == "pdf":
+        log_p = norm.logpdf(i_stat, mu, sd)
+    else:  # PyGBS HEAD: two-sided tail of N(μ, σ + 1)
+        log_p = math.log(2) + norm.logcdf(min(i_stat, 2 * mu - i_stat), mu, sd + 1)
+    return -math.log(math.exp(log_p) + 1e-256) if legacy_cap else -log_p
+
+
 def test_ssi_local_unmarked_by_hand():
     z = np.array([1, 1, 0, 0, 0, 0.0])
     # x = z - 1/3; I = x0x1 + x1x0 + x2x1 + x3x2 + x4x3 + x5x4 = (4+4-2+1+1+1)/9 = 1
     nb = np.array([[1], [0], [1], [2], [3], [4]])
     assert M.ssi_statistic(z, nb) == pytest.approx(1.0)
     # null (k=1): mu = 1/9·(2-1) + 4/9·(1/3-1) + 2·(-2/9)·(4/3) = -7/9 ; var = 2·1·(2/6)·(1-3/18) = 5/9
-    mu, var = -7 / 9, 5 / 9
-    assert M.ssi_null_moments(np.array([0.0, 1.0]), np.array([4, 2]), k=1) == pytest.approx((mu, math.sqrt(var)))
-    sd = math.sqrt(var)
-    pdf = 0.5 * ((1 - mu) / sd) ** 2 + math.log(sd * math.sqrt(2 * math.pi))  # = 3.46949
-    assert pdf == pytest.approx(3.46949, abs=1e-5)
-    assert M.ssi_local(_six_points(), z, k=1, null="pdf")[0] == pytest.approx(pdf)
+    mu, sd = -7 / 9, math.sqrt(5 / 9)
+    assert _null_moments_loops(z, 1) == pytest.approx((mu, sd))
+    assert M.ssi_null_moments(np.array([0.0, 1.0]), np.array([4, 2]), k=1) == pytest.approx((mu, sd))
+    assert M.ssi_local(_six_points(), z, k=1, null="pdf")[0] == pytest.approx(-norm.logpdf(1.0, mu, sd))
     two = -math.log(2 * norm.cdf(min(1, 2 * mu - 1), loc=mu, scale=sd + 1))
     assert M.ssi_local(_six_points(), z, k=1, null="two_sided")[0] == pytest.approx(two)
-    assert M.ssi_local(_six_points(), z, k=1, null="pdf", legacy_cap=True)[0] == pytest.approx(pdf)
+    assert M.ssi_local(_six_points(), z, k=1, null="pdf", legacy_cap=True)[0] == pytest.approx(-norm.logpdf(1.0, mu, sd))
 
 
 def test_ssi_local_marked_by_hand():
     z = np.array([1, -1, 0, 0, 0, 0.0])
     # mean 0; I = x0x1 + x1x0 = -2 ; values {-1:1, 0:4, 1:1}
-    # mu = (-1)(1·0/6 - 1)·... : diag (-1,-1) and (1,1): 1·(0-1) each = -2 ; cross (-1,1),(1,-1): -1·(1/6) each
+    assert M.ssi_statistic(z, _knn_brute(_six_points(), 1)) == pytest.approx(-2.0)
+    # mu: diagonals (-1,-1), (1,1): 1·(1·0/6 - 1) each = -2 ; cross (-1,1), (1,-1): -1·(1/6) each
     mu = -2 - 2 / 6
     # var: cross pairs of non-background values: (c_u c_v)^2 · 1·(1/6)(5/6), twice; diagonals vanish (n_u = 1)
     sd = math.sqrt(2 * 5 / 36)
-    expect = 0.5 * ((-2 - mu) / sd) ** 2 + math.log(sd * math.sqrt(2 * math.pi))
-    assert expect == pytest.approx(0.47847, abs=1e-5)
+    assert _null_moments_loops(z, 1) == pytest.approx((mu, sd))
+    assert M.ssi_null_moments(np.array([-1.0, 0.0, 1.0]), np.array([1, 4, 1]), k=1) == pytest.approx((mu, sd))
     out = M.ssi_local(_six_points(), np.stack([np.array([1, 1, 0, 0, 0, 0.0]), z], 1), k=1)
-    assert out[1] == pytest.approx(expect)
+    assert out[1] == pytest.approx(-norm.logpdf(-2.0, mu, sd))
+
+
+@pytest.mark.parametrize("null", ["pdf", "two_sided"])
+def test_ssi_local_matches_brute_force_reference(null):
+    # three- and four-valued marks exercise the off-diagonal variance terms; values columns at once
+    rng = np.random.default_rng(3)
+    xyz = M.lonlat_to_unit_xyz(np.stack([rng.uniform(0, 2, 80), rng.uniform(40, 42, 80)], 1))
+    vals = np.zeros((80, 3))
+    vals[:30, 0] = 1.0
+    vals[:30, 1] = rng.choice([-1.0, 1.0], 30)
+    vals[:30, 2] = rng.choice([-2.0, 1.0, 3.0], 30)
+    for k in (1, 4):
+        for cap in (False, True):
+            expect = [_ssi_reference(xyz, vals[:, v], k, null, cap) for v in range(3)]
+            np.testing.assert_allclose(M.ssi_local(xyz, vals, k=k, null=null, legacy_cap=cap), expect, rtol=1e-9)
+    for v in range(3):
+        cs, ns = np.unique(vals[:, v], return_counts=True)
+        np.testing.assert_allclose(M.ssi_null_moments(cs, ns, k=4), _null_moments_loops(vals[:, v], 4), rtol=1e-12)
+
+
+@pytest.mark.parametrize("null", ["pdf", "two_sided"])
+def test_ssi_legacy_cap_saturates_at_minus_log_1e_256(null):
+    # a segregated pattern (presences fill the west strip of a jittered grid): p underflows float64
+    rng = np.random.default_rng(4)
+    g = np.stack(np.meshgrid(np.linspace(0, 2, 30), np.linspace(40, 42, 30)), -1).reshape(-1, 2)
+    g += rng.uniform(-0.01, 0.01, g.shape)
+    xyz, z = M.lonlat_to_unit_xyz(g), (g[:, 0] < 0.3).astype(float)
+    exact = M.ssi_local(xyz, z, k=4, null=null)[0]
+    assert exact > 745 and exact == pytest.approx(_ssi_reference(xyz, z, 4, null), rel=1e-9)
+    assert M.ssi_local(xyz, z, k=4, null=null, legacy_cap=True)[0] == pytest.approx(-math.log(1e-256), rel=1e-15)
 
 
 def test_background_grid_counts_and_rings():
@@ -123,7 +214,7 @@ def test_geo_bias_single_point_equals_local_composition():
     res = M.geo_bias_ssi(ll, marks=np.array([1.0]), null="two_sided")
     bg = M.background_grid(1, 100 / 6371)
     lon, lat = math.radians(30), math.radians(45)
-    rot = M._rotation_to(lon, lat)
+    rot = _rotation_to(lon, lat)
     pts = np.concatenate([M.lonlat_to_unit_xyz(ll), bg @ rot.T])
     # the rotated rings are centred on the point
     assert np.allclose(np.arccos(np.clip(pts[1:] @ pts[0], -1, 1))[:7], np.arccos(bg[:7, 2]))

@@ -3,13 +3,13 @@
 import numpy as np
 import pytest
 
-from geosrl.datasets.base import sample_sphere
+from geosrl.sphere import uniform_lonlat_numpy
 from geosrl.splits import healpix_cell_side_km, healpix_index, make_split, nside_for_block_km
 
 
 @pytest.fixture(scope="module")
 def pts():
-    return sample_sphere(20000, np.random.default_rng(1))
+    return uniform_lonlat_numpy(20000, np.random.default_rng(1))
 
 
 def test_healpix_known_faces_and_hierarchy(pts):

@@ -1,15 +1,31 @@
 """geosrl — spatial representation learning in pure PyTorch.
 
 Locations are tensors ``(..., 2)`` of ``(lon, lat)`` in degrees (WGS84).
+
+``import geosrl`` needs only the core dependencies (torch, numpy, safetensors). The subpackages with
+heavier needs — :mod:`geosrl.geometry` (shapely), :mod:`geosrl.metrics`, :mod:`geosrl.hetero` (scipy),
+:mod:`geosrl.datasets`, :mod:`geosrl.tasks`, :mod:`geosrl.pretrain`, :mod:`geosrl.bench` — are imported
+on first use (``geosrl.hetero.…`` works without importing it first).
 """
 
-from . import hetero
-from .checkpoint import CheckpointError, list_pretrained, load_pretrained, read_card, save_pretrained
+import importlib
+
 from .coords import CoordinateError, validate_lonlat
-from .model import LocationEncoder, create_encoder
-from .registry import create_positional_encoding, list_encoders
+from .encoders import (
+    CheckpointError,
+    LocationEncoder,
+    create_encoder,
+    create_positional_encoding,
+    list_encoders,
+    list_pretrained,
+    load_pretrained,
+    read_card,
+    save_pretrained,
+)
 
 __version__ = "0.1.0"
+
+_SUBPACKAGES = ("bench", "datasets", "geometry", "hetero", "metrics", "pretrain", "tasks")
 
 __all__ = [
     "CheckpointError",
@@ -25,3 +41,10 @@ __all__ = [
     "validate_lonlat",
     "__version__",
 ]
+
+
+def __getattr__(name: str):
+    """Import a subpackage on first attribute access (PEP 562)."""
+    if name in _SUBPACKAGES:
+        return importlib.import_module(f".{name}", __name__)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

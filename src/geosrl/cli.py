@@ -97,7 +97,7 @@ def _positive(text: str) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``geosrl`` console script; returns the exit status."""
     args = build_parser().parse_args(argv)
-    from geosrl.bench.config import ConfigError
+    from geosrl.config import ConfigError
 
     try:
         if args.command == "encoders":
@@ -211,7 +211,7 @@ def cmd_merge(args: argparse.Namespace, log: Log) -> int:
 def cmd_encoders(log: Log) -> int:
     """``geosrl encoders``: one line per registered encoder with its short description."""
     import geosrl
-    from geosrl.registry import get_encoder_class
+    from geosrl.encoders import get_encoder_class
 
     names = geosrl.list_encoders()
     width = max(len(n) for n in names)

@@ -16,7 +16,6 @@ __all__ = [
     "check_lonlat_shape",
     "validate_lonlat",
     "lonlat_to_radians",
-    "lonlat_to_xyz",
 ]
 
 DEG2RAD = math.pi / 180.0
@@ -93,10 +92,3 @@ def _raise_coordinate_error(flat: torch.Tensor) -> None:
 def lonlat_to_radians(lonlat: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Return ``(lon_rad, lat_rad)``, each ``(...)``, from ``(..., 2)`` degrees."""
     return lonlat[..., 0] * DEG2RAD, lonlat[..., 1] * DEG2RAD
-
-
-def lonlat_to_xyz(lonlat: torch.Tensor) -> torch.Tensor:
-    """Unit-sphere Cartesian coordinates ``(..., 3)`` = (cos φ cos θ, cos φ sin θ, sin φ)."""
-    lon, lat = lonlat_to_radians(lonlat)
-    cos_lat = torch.cos(lat)
-    return torch.stack([cos_lat * torch.cos(lon), cos_lat * torch.sin(lon), torch.sin(lat)], dim=-1)

@@ -4,10 +4,11 @@
   as run by TorchSpatial: ``pos_weight`` λ defaults to the number of classes C.
 * :func:`an_full_loss` — SINR's "assume negative, full" loss (Cole et al. 2023): the same form with
   λ = 2048.
-* :func:`uniform_sphere_lonlat` — the random negatives r_i, **uniform on the sphere**:
-  ``lon = 360u₁ − 180``, ``lat = asin(2u₂ − 1)·180/π``. This fixes TorchSpatial's defect B1, whose
-  "spherical" sampler discards these values and scales raw ``u ∈ [0, 1)`` by 180/90, putting every
-  negative in the north-east quadrant (lon ∈ [0°, 180°), lat ∈ [0°, 90°)).
+
+The random negatives r_i come from :func:`geosrl.sphere.uniform_lonlat`, **uniform on the sphere**
+(``lon = 360u₁ − 180``, ``lat = asin(2u₂ − 1)·180/π``). This fixes TorchSpatial's defect B1, whose
+"spherical" sampler discards these values and scales raw ``u ∈ [0, 1)`` by 180/90, putting every
+negative in the north-east quadrant (lon ∈ [0°, 180°), lat ∈ [0°, 90°)).
 * :func:`mse_loss` — mean squared error for regression.
 
 All losses take **logits** ``s`` and use ``p = σ(s)`` with ``log(p + 10⁻⁵)`` exactly as the reference
@@ -16,28 +17,12 @@ implementations do (so values match them, including the ε), and return a 0-d te
 
 from __future__ import annotations
 
-import math
-
 import torch
 
-__all__ = ["EPS", "an_full_loss", "mse_loss", "presence_absence_loss", "uniform_sphere_lonlat"]
+__all__ = ["EPS", "an_full_loss", "mse_loss", "presence_absence_loss"]
 
 #: the ε inside ``log(p + ε)`` of TorchSpatial's and SINR's ``neg_log``
 EPS = 1e-5
-
-
-def uniform_sphere_lonlat(n: int, generator: torch.Generator | None = None, device=None,
-                          dtype: torch.dtype = torch.float32) -> torch.Tensor:
-    """``(n, 2)`` (lon, lat) degrees uniform on the sphere (area-uniform; not the NE-quadrant bug B1).
-
-    ``u₁, u₂ ~ U(0, 1)`` from ``generator`` (on the generator's device when given), then
-    ``lon = 360u₁ − 180``, ``lat = asin(2u₂ − 1)·180/π``.
-    """
-    gen_device = generator.device if generator is not None else device
-    u = torch.rand(n, 2, generator=generator, device=gen_device, dtype=torch.float64)
-    lon = 360.0 * u[:, 0] - 180.0
-    lat = torch.asin((2.0 * u[:, 1] - 1.0).clamp(-1.0, 1.0)) * (180.0 / math.pi)
-    return torch.stack([lon, lat], dim=1).to(device=device if device is not None else gen_device, dtype=dtype)
 
 
 def _neg_log(p: torch.Tensor) -> torch.Tensor:

@@ -1,57 +1,60 @@
-"""Registry of position encodings and the factories built on it (timm-style)."""
+"""A named registry of classes (timm-style), shared by the location and the geometry encoders.
+
+A :class:`Registry` maps names to classes. ``register(name)`` is a class decorator that refuses to
+rebind a name to another class (timm silently overwrites), ``names(filter)`` lists the registered
+names, ``get(name)`` returns a class with an error listing the choices, and ``create(name, **kw)``
+builds one, dropping keyword arguments equal to ``None`` so that config files can leave a value unset.
+
+Registration happens when the module defining a class is imported; ``loader`` (a callable importing
+those modules) runs before any lookup, so a registry is complete whatever was imported first.
+"""
 
 from __future__ import annotations
 
 import fnmatch
 from typing import Any, Callable
 
-import torch
-
-__all__ = ["register_encoder", "list_encoders", "create_positional_encoding", "get_encoder_class"]
-
-_REGISTRY: dict[str, type] = {}
+__all__ = ["Registry"]
 
 
-def register_encoder(name: str) -> Callable[[type], type]:
-    """Class decorator: register a :class:`~geosrl.encoders.base.PositionEncoding` under ``name``."""
+class Registry:
+    """Name → class table of one kind of object (``what`` is used in error messages)."""
 
-    def wrap(cls: type) -> type:
-        if name in _REGISTRY and _REGISTRY[name] is not cls:
-            raise ValueError(f"encoder name {name!r} is already registered to {_REGISTRY[name].__name__}")
-        _REGISTRY[name] = cls
-        cls.registry_name = name
-        return cls
+    def __init__(self, what: str, loader: Callable[[], None] | None = None) -> None:
+        self.what = what
+        self._loader = loader
+        self._classes: dict[str, type] = {}
 
-    return wrap
+    def register(self, name: str) -> Callable[[type], type]:
+        """Class decorator: register ``cls`` under ``name`` and set ``cls.registry_name``."""
 
+        def wrap(cls: type) -> type:
+            if name in self._classes and self._classes[name] is not cls:
+                raise ValueError(f"{self.what} name {name!r} is already registered to {self._classes[name].__name__}")
+            self._classes[name] = cls
+            cls.registry_name = name
+            return cls
 
-def list_encoders(filter: str = "*") -> list[str]:
-    """Sorted names of the registered location encoders, optionally filtered by an fnmatch pattern."""
-    _ensure_loaded()
-    return sorted(n for n in _REGISTRY if fnmatch.fnmatch(n, filter))
+        return wrap
 
+    def names(self, filter: str = "*") -> list[str]:
+        """Sorted registered names matching the fnmatch pattern ``filter``."""
+        self._load()
+        return sorted(n for n in self._classes if fnmatch.fnmatch(n, filter))
 
-def get_encoder_class(name: str) -> type:
-    _ensure_loaded()
-    try:
-        return _REGISTRY[name]
-    except KeyError:
-        raise ValueError(f"unknown encoder {name!r}; choose one of {list_encoders()}") from None
+    def get(self, name: str) -> type:
+        """The class registered as ``name``; ``ValueError`` naming the choices otherwise."""
+        self._load()
+        try:
+            return self._classes[name]
+        except (KeyError, TypeError):
+            raise ValueError(f"unknown {self.what} {name!r}; choose one of {self.names()}") from None
 
+    def create(self, name: str, **kwargs: Any) -> Any:
+        """``get(name)(**kwargs)`` with ``None``-valued keyword arguments dropped."""
+        return self.get(name)(**{k: v for k, v in kwargs.items() if v is not None})
 
-def create_positional_encoding(name: str, **kwargs: Any) -> torch.nn.Module:
-    """Build the position encoding ``name``: input ``(..., 2)`` (lon, lat) degrees → ``(..., output_dim)``.
-
-    Keyword arguments equal to ``None`` are dropped, so config files can leave a value unset.
-
-    >>> import torch, geosrl
-    >>> pe = geosrl.create_positional_encoding("sphere2vec_spherec", frequency_num=4)
-    >>> pe(torch.tensor([[2.35, 48.85]])).shape
-    torch.Size([1, 12])
-    """
-    cls = get_encoder_class(name)
-    return cls(**{k: v for k, v in kwargs.items() if v is not None})
-
-
-def _ensure_loaded() -> None:
-    from . import encoders  # noqa: F401  (importing registers every encoder)
+    def _load(self) -> None:
+        if self._loader is not None:
+            loader, self._loader = self._loader, None
+            loader()

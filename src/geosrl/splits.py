@@ -16,11 +16,12 @@ import math
 
 import numpy as np
 
+from .sphere import EARTH_RADIUS_KM
+
 __all__ = ["SPLIT_KINDS", "healpix_index", "healpix_cell_side_km", "nside_for_block_km", "make_split",
            "stratified_nside"]
 
 SPLIT_KINDS = ("random", "spatial")
-_EARTH_RADIUS_KM = 6371.0
 
 
 def _spread_bits(v: np.ndarray) -> np.ndarray:
@@ -86,7 +87,7 @@ def healpix_index(lonlat: np.ndarray, nside: int) -> np.ndarray:
 
 def healpix_cell_side_km(nside: int) -> float:
     """Square root of a HEALPix cell's area in km (Earth radius 6371 km)."""
-    return _EARTH_RADIUS_KM * math.sqrt(4.0 * math.pi / (12.0 * nside * nside))
+    return EARTH_RADIUS_KM * math.sqrt(4.0 * math.pi / (12.0 * nside * nside))
 
 
 def nside_for_block_km(block_km: float) -> int:

@@ -131,7 +131,7 @@ def test_terminal_leaderboard_ranks_by_primary_metric(tmp_path: Path):
 
 
 def test_git_commit_unknown_outside_a_repository(tmp_path: Path):
-    from geosrl.bench.runinfo import git_commit
+    from geosrl.config import git_commit
 
     assert git_commit(tmp_path) == {"commit": "unknown", "dirty": None}
 

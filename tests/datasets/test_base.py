@@ -5,7 +5,7 @@ import pytest
 
 from geosrl.coords import CoordinateError
 from geosrl.datasets import DataUnavailableError, DatasetNotFoundError, TaskData
-from geosrl.datasets.base import as_lonlat, north_first_index, sample_sphere
+from geosrl.datasets.base import as_lonlat, north_first_index
 
 
 def test_taskdata_validates_shapes_and_classes():
@@ -49,14 +49,6 @@ def test_as_lonlat_validates():
         as_lonlat([[np.nan, 0.0]])
     assert as_lonlat([[np.nan, np.nan], [1.0, 2.0]], allow_nan_rows=True).shape == (2, 2)
     assert as_lonlat(np.zeros((0, 2))).shape == (0, 2)
-
-
-def test_sample_sphere_is_area_uniform():
-    ll = sample_sphere(20000, np.random.default_rng(0))
-    assert ll[:, 0].min() >= -180 and ll[:, 0].max() <= 180
-    z = np.sin(np.radians(ll[:, 1]))  # uniform on [-1, 1] for an area-uniform sample
-    assert abs(z.mean()) < 0.02 and abs((np.abs(z) < 0.5).mean() - 0.5) < 0.02
-    assert np.array_equal(ll, sample_sphere(20000, np.random.default_rng(0)))
 
 
 def test_north_first_index_edges():

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 import geosrl
-from geosrl.external import (
+from geosrl.encoders.external import (
     geoclip_to_geosrl_state_dict,
     load_geoclip_location_encoder,
     load_satclip_location_encoder,
@@ -55,7 +55,7 @@ def test_geoclip_parity_with_original_forward(monkeypatch):
     scale = np.abs(ref["out_float64"]).max()
     # float64 on both sides: the only difference is GeoCLIP's float32-rounded sqrt(3) constant ...
     assert np.abs(out64 - ref["out_float64"]).max() / scale < 5e-5
-    import geosrl.encoders.geoclip as geoclip_module
+    import geosrl.encoders.positional.geoclip as geoclip_module
 
     monkeypatch.setattr(geoclip_module, "_SQRT3", float(torch.sqrt(torch.tensor(3.0))))
     with torch.no_grad():

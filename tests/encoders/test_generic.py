@@ -83,7 +83,7 @@ def test_create_encoder_every_net(name, net):
 
 
 def test_native_networks():
-    from geosrl.nets import FCNet, FFN, GeoCLIPMLP
+    from geosrl.encoders.nets import FCNet, FFN, GeoCLIPMLP
 
     assert isinstance(geosrl.create_encoder("wrap").net, FCNet)
     assert isinstance(geosrl.create_encoder("wrap_ffn").net, FFN)

@@ -7,7 +7,7 @@ import torch
 from torch import nn
 
 import geosrl
-from geosrl.nets import FCNet, FFN, GeoCLIPMLP, Siren
+from geosrl.encoders.nets import FCNet, FFN, GeoCLIPMLP, Siren
 
 
 def test_ffn_layer_order():

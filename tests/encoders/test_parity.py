@@ -119,7 +119,7 @@ def test_nerf_frequency_num_honoured():
 def test_geoclip_blocks_and_extents():
     pe = geosrl.create_positional_encoding("geoclip_rff")
     assert pe.output_dim == 1536
-    from geosrl.encoders.geoclip import equal_earth
+    from geosrl.encoders.positional.geoclip import equal_earth
 
     corners = torch.tensor([[180.0, 0.0], [-180.0, 0.0], [0.0, 90.0], [0.0, -90.0]], dtype=torch.float64)
     v = equal_earth(corners)

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 import geosrl
-from geosrl.encoders.rbf import RBFEncoding
+from geosrl.encoders.positional.rbf import RBFEncoding
 
 
 # ---------------------------------------------------------------- tile

@@ -13,10 +13,10 @@ from geosrl.geometry import (
     GeometryEncoder,
     NUFTEncoder,
     batch_geometries,
-    create_encoder,
+    create_geometry_encoder,
     fft_grid_frequencies,
-    geometric_frequencies,
-    list_encoders,
+    polar_frequencies,
+    list_geometry_encoders,
     rasterise,
     resample_boundary,
 )
@@ -32,16 +32,16 @@ POINTS = [Point(0, 0), MultiPoint([(0, 0), (1, 2), (3, 1)])]
 
 
 def test_registry_lists_the_encoders():
-    assert list_encoders() == ["nuft", "raster_cnn", "resnet1d"]
-    assert list_encoders("r*") == ["raster_cnn", "resnet1d"]
+    assert list_geometry_encoders() == ["nuft", "raster_cnn", "resnet1d"]
+    assert list_geometry_encoders("r*") == ["raster_cnn", "resnet1d"]
     with pytest.raises(ValueError, match="unknown geometry encoder 'polymp'"):
-        create_encoder("polymp")
+        create_geometry_encoder("polymp")
 
 
-@pytest.mark.parametrize("name", list_encoders())
+@pytest.mark.parametrize("name", list_geometry_encoders())
 def test_forward_contract(name):
     torch.manual_seed(0)
-    enc = create_encoder(name, embed_dim=12, hidden_dim=None).eval()
+    enc = create_geometry_encoder(name, embed_dim=12, hidden_dim=None).eval()
     assert isinstance(enc, GeometryEncoder) and enc.registry_name == name
     with torch.no_grad():
         out = enc(AREAS)
@@ -53,20 +53,20 @@ def test_forward_contract(name):
         assert enc(LINES).shape == (2, 12)
 
 
-@pytest.mark.parametrize("name", list_encoders())
+@pytest.mark.parametrize("name", list_geometry_encoders())
 def test_training_step_gives_finite_gradients(name):
     torch.manual_seed(0)
-    enc = create_encoder(name, embed_dim=8)
+    enc = create_geometry_encoder(name, embed_dim=8)
     enc(AREAS).square().mean().backward()
     grads = [p.grad for p in enc.parameters() if p.requires_grad]
     assert grads and all(g is not None and torch.isfinite(g).all() for g in grads)
 
 
 def test_points_are_supported_by_nuft_and_raster_but_not_resnet1d():
-    assert create_encoder("nuft", embed_dim=4).eval()(POINTS).shape == (2, 4)
-    assert create_encoder("raster_cnn", embed_dim=4).eval()(POINTS).shape == (2, 4)
+    assert create_geometry_encoder("nuft", embed_dim=4).eval()(POINTS).shape == (2, 4)
+    assert create_geometry_encoder("raster_cnn", embed_dim=4).eval()(POINTS).shape == (2, 4)
     with pytest.raises(ValueError, match="ResNet1DEncoder accepts lines, areas; got a batch of points"):
-        create_encoder("resnet1d", embed_dim=4)(POINTS)
+        create_geometry_encoder("resnet1d", embed_dim=4)(POINTS)
 
 
 @pytest.mark.parametrize("sampling", ["fft", "geometric", "learned"])
@@ -98,14 +98,14 @@ def test_frequency_sets():
     k = fft_grid_frequencies((16, 16), 8.0)
     assert k.shape == (135, 2) and not (k == 0).all(dim=1).any()
     assert ((k[:, 1] > 0) | ((k[:, 1] == 0) & (k[:, 0] > 0))).all()  # open half-plane
-    g = geometric_frequencies(4, 6, 0.5, 8.0)
+    g = polar_frequencies(4, 6, 0.5, 8.0)
     radii = g.norm(dim=1).reshape(4, 6)
     expected = 0.5 * 16.0 ** (torch.arange(4, dtype=torch.float64) / 3)  # geometric from 0.5 to 8
     torch.testing.assert_close(radii, expected[:, None].expand(4, 6))
     with pytest.raises(ValueError, match="even"):
         fft_grid_frequencies((15, 16))
     with pytest.raises(ValueError, match="k_min"):
-        geometric_frequencies(4, 4, 2.0, 1.0)
+        polar_frequencies(4, 4, 2.0, 1.0)
 
 
 def test_resample_boundary_is_equally_spaced_in_arc_length():
@@ -133,13 +133,13 @@ def test_raster_lines_and_points():
 
 def test_invalid_encoder_arguments():
     with pytest.raises(ValueError, match="embed_dim"):
-        create_encoder("nuft", embed_dim=0)
+        create_geometry_encoder("nuft", embed_dim=0)
     with pytest.raises(ValueError, match="sampling"):
-        create_encoder("nuft", sampling="random")
+        create_geometry_encoder("nuft", sampling="random")
     with pytest.raises(ValueError, match="num_points"):
-        create_encoder("resnet1d", num_points=30)
+        create_geometry_encoder("resnet1d", num_points=30)
     with pytest.raises(ValueError, match="resolution"):
-        create_encoder("raster_cnn", resolution=30)
+        create_geometry_encoder("raster_cnn", resolution=30)
 
 
 def test_scanline_raster_matches_point_in_polygon_at_pixel_centres():

@@ -22,7 +22,7 @@ from shapely import (
     Polygon,
 )
 
-from geosrl.geometry import batch_geometries, create_encoder
+from geosrl.geometry import batch_geometries, create_geometry_encoder
 
 SQUARE = shapely.box(0, 0, 2, 2)
 HOLED = Polygon(SQUARE.exterior.coords, [[(0.5, 0.5), (1.5, 0.5), (1.0, 1.5)]])
@@ -114,7 +114,7 @@ def test_polygon_and_multipolygon_batch_together():
     assert batch.num_geometries == 3 and batch.dimension == 2
     assert torch.bincount(batch.part_geometry).tolist() == [1, 3, 2]  # rings per geometry
     for name in ("nuft", "resnet1d", "raster_cnn"):
-        assert create_encoder(name, embed_dim=4).eval()([SQUARE, multi, HOLED]).shape == (3, 4)
+        assert create_geometry_encoder(name, embed_dim=4).eval()([SQUARE, multi, HOLED]).shape == (3, 4)
 
 
 def test_lines_and_points_batch_with_their_multi_parts():

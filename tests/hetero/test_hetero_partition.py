@@ -97,7 +97,7 @@ def test_unseen_cell_takes_nearest_training_cell():
     pts = np.array([[-10.0, 0.0], [10.0, 0.0]])
     ids = cells.ids(pts)
     order = np.argsort(ids)
-    from geosrl.hetero.inputs import lonlat_to_xyz
+    from geosrl.sphere import lonlat_to_xyz
 
     P = Partition(cells, ids[order], np.array([0, 1])[order], lonlat_to_xyz(pts)[order], ["w", "e"])
     np.testing.assert_array_equal(P.regions(np.array([[-30.0, 5.0], [40.0, -5.0], [-10.0, 0.0]])), [0, 1, 0])

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 import geosrl
-from geosrl.checkpoint import (
+from geosrl.encoders.checkpoint import (
     CheckpointError,
     infer_architecture,
     list_pretrained,

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from geosrl.checkpoint import build_from_architecture
+from geosrl.encoders.checkpoint import build_from_architecture
 from geosrl.pretrain.fewshot import (FEWSHOT_FULL, FEWSHOT_QUICK, _finetune_trials, _render_chosen, _run_cell,
                                      _train_end_to_end, resolve_fewshot_config)
 

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from geosrl.checkpoint import load_pretrained
+from geosrl.encoders.checkpoint import load_pretrained
 from geosrl.pretrain.cli import add_subcommands
 from geosrl.pretrain.data import SOURCES, RasterStack, build_pretrain_data, patches_to_float
 from geosrl.pretrain.fewshot import resolve_fewshot_config, run_fewshot, stratified_subset

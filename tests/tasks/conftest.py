@@ -6,7 +6,8 @@ import pytest
 import torch
 from torch import nn
 
-from geosrl.datasets.base import TaskData, sample_sphere
+from geosrl.datasets.base import TaskData
+from geosrl.sphere import uniform_lonlat_numpy
 
 
 class TinyEncoder(nn.Module):
@@ -45,14 +46,14 @@ def quadrant(ll):
 
 @pytest.fixture(scope="session")
 def cls_data():
-    ll = sample_sphere(1500, np.random.default_rng(0))
+    ll = uniform_lonlat_numpy(1500, np.random.default_rng(0))
     return TaskData("synth_quadrants", "classification", ll, quadrant(ll), num_classes=4)
 
 
 @pytest.fixture(scope="session")
 def reg_data():
     rng = np.random.default_rng(1)
-    ll = sample_sphere(1500, rng)
+    ll = uniform_lonlat_numpy(1500, rng)
     y = 100 * np.sin(np.radians(ll[:, 1]) * 2) + 50 * np.cos(np.radians(ll[:, 0])) + rng.normal(0, 5, 1500)
     return TaskData("synth_regression", "regression", ll, y, target_name="synthetic (m)")
 
@@ -62,16 +63,16 @@ def po_data():
     rng = np.random.default_rng(2)
     pres = np.concatenate([np.stack([rng.normal(lo, 4, 300), np.clip(rng.normal(la, 4, 300), -89, 89)], 1)
                            for lo, la in [(-100, 40), (20, 10)]])
-    bg = sample_sphere(900, rng)
+    bg = uniform_lonlat_numpy(900, rng)
     ll = np.concatenate([pres, bg])
     y = np.r_[np.ones(len(pres)), np.zeros(len(bg))].astype(np.int64)
-    return TaskData("synth_presence", "presence_only", ll, y, background_lonlat=sample_sphere(300, rng))
+    return TaskData("synth_presence", "presence_only", ll, y, background_lonlat=uniform_lonlat_numpy(300, rng))
 
 
 @pytest.fixture(scope="session")
 def img_data():
     rng = np.random.default_rng(3)
-    ll = sample_sphere(1500, rng)
+    ll = uniform_lonlat_numpy(1500, rng)
     y = quadrant(ll)
     imgs = rng.integers(0, 120, size=(1500, 3, 8, 8)).astype(np.uint8)
     # the red channel carries the class with noise: class c brightens by 30c ± noise

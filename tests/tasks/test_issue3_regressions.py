@@ -4,7 +4,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from geosrl.datasets.base import TaskData, sample_sphere
+from geosrl.datasets.base import TaskData
+from geosrl.sphere import uniform_lonlat_numpy
 from geosrl.tasks import run_task
 from geosrl.tasks.presence_only import po_epochs
 
@@ -13,7 +14,7 @@ from .conftest import FAST, tiny_encoder
 
 def test_binary_classification_reports_auc_not_trivial_top3():
     # land_ocean has 2 classes: top3 was 1 by construction; report top1 and auc instead
-    ll = sample_sphere(1500, np.random.default_rng(5))
+    ll = uniform_lonlat_numpy(1500, np.random.default_rng(5))
     y = (np.sin(np.radians(ll[:, 0]) * 2) + np.sin(np.radians(ll[:, 1]) * 3) > 0).astype(np.int64)
     data = TaskData("synth_binary", "classification", ll, y, num_classes=2)
     res = run_task(data, tiny_encoder, "random", 0, FAST)

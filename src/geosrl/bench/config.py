@@ -22,7 +22,6 @@ replace), then the command-line flags replace single values.
 
 from __future__ import annotations
 
-import copy
 import hashlib
 import json
 import tomllib
@@ -31,6 +30,8 @@ from datetime import datetime
 from importlib import resources
 from pathlib import Path
 from typing import Any
+
+from ..config import ConfigError, load_config_file, merge_config
 
 __all__ = [
     "BenchConfig",
@@ -50,10 +51,6 @@ SPLITS = ("random", "spatial", "published")  # "published": LocBench's own train
 _BENCH_KEYS = {"suite", "tasks", "encoders", "seeds", "splits", "device", "workers", "shard", "root", "cache_dir"}
 _TOP_KEYS = {"bench", "protocol", "task"}
 _LOADER_KEYS = {"max_samples"}
-
-
-class ConfigError(ValueError):
-    """A profile, config file or flag that cannot be used."""
 
 
 @dataclass
@@ -103,9 +100,7 @@ class BenchConfig:
 
     def protocol_for(self, task: str) -> dict[str, Any]:
         """The config dict handed to ``run_task`` for ``task``: ``[protocol]`` updated by the task's own table."""
-        merged = copy.deepcopy(self.protocol)
-        _deep_update(merged, copy.deepcopy(self.task.get(task, {}).get("protocol", {})))
-        return merged
+        return merge_config(self.protocol, self.task.get(task, {}).get("protocol", {}), strict=False)
 
     def fingerprint(self, task: str) -> str:
         """Hash of everything that changes a cell's numbers apart from its (encoder, split, seed).
@@ -135,24 +130,13 @@ def load_profile(name: str) -> dict[str, Any]:
     return tomllib.loads(text)
 
 
-def load_toml(path: str | Path) -> dict[str, Any]:
-    """Parse a user TOML config file, with a clear error for a missing or malformed file."""
-    try:
-        with open(path, "rb") as fh:
-            return tomllib.load(fh)
-    except FileNotFoundError:
-        raise ConfigError(f"config file {str(path)!r} not found") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"config file {str(path)!r} is not valid TOML: {exc}") from None
-
-
 def build_config(
     profile: str = "quick", config_file: str | Path | None = None, overrides: dict[str, Any] | None = None
 ) -> BenchConfig:
     """Resolve profile ← user TOML ← ``overrides`` (``[bench]`` keys; ``None`` values are ignored)."""
     raw = load_profile(profile)
     if config_file is not None:
-        _deep_update(raw, load_toml(config_file))
+        raw = merge_config(raw, load_config_file(config_file), strict=False)
     _check_keys(raw)
     bench = dict(raw.get("bench", {}))
     bench.update({k: v for k, v in (overrides or {}).items() if v is not None})
@@ -222,12 +206,3 @@ def _check_keys(raw: dict[str, Any]) -> None:
         if extra:
             raise ConfigError(f"[task.{name}] has unknown keys {sorted(extra)}; put protocol settings "
                               f"under [task.{name}.protocol]")
-
-
-def _deep_update(base: dict[str, Any], new: dict[str, Any]) -> None:
-    """Merge ``new`` into ``base`` in place: nested dicts merge, other values replace."""
-    for key, value in new.items():
-        if isinstance(value, dict) and isinstance(base.get(key), dict):
-            _deep_update(base[key], value)
-        else:
-            base[key] = value

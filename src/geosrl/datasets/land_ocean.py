@@ -14,7 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .base import TaskData, as_lonlat, north_first_index, sample_sphere
+from ..sphere import uniform_lonlat_numpy
+from .base import TaskData, as_lonlat, north_first_index
 from .locate import PACKAGES, package_file, package_version
 
 __all__ = ["MASK_FILE", "MODULE", "build", "lookup_ocean", "mask_path"]
@@ -98,7 +99,7 @@ def build(n: int, seed: int) -> TaskData:
     path = mask_path()
     t0 = time.perf_counter()
     rng = np.random.default_rng([seed, 101])
-    lonlat = sample_sphere(n, rng)
+    lonlat = uniform_lonlat_numpy(n, rng)
     ocean = lookup_ocean(lonlat, path)
     target = (~ocean).astype(np.int64)
     return TaskData(

@@ -12,7 +12,7 @@ import math
 
 import torch
 
-__all__ = ["fft_grid_frequencies", "geometric_frequencies"]
+__all__ = ["fft_grid_frequencies", "polar_frequencies"]
 
 
 def fft_grid_frequencies(size: tuple[int, int] = (16, 16), period: float = 8.0) -> torch.Tensor:
@@ -39,7 +39,7 @@ def fft_grid_frequencies(size: tuple[int, int] = (16, 16), period: float = 8.0) 
     return torch.stack([pp[keep], qq[keep]], dim=1) * (2 * math.pi / period)
 
 
-def geometric_frequencies(
+def polar_frequencies(
     num_radii: int = 8, num_angles: int = 8, k_min: float = 0.5, k_max: float = 32.0
 ) -> torch.Tensor:
     """Polar set: radii geometric from ``k_min`` to ``k_max`` (rad per frame unit), angles ``π·j/num_angles``.

@@ -28,7 +28,7 @@ from torch import nn
 
 from .base import GeometryEncoder
 from .batch import Frame, GeometryBatch
-from .frequencies import fft_grid_frequencies, geometric_frequencies
+from .frequencies import fft_grid_frequencies, polar_frequencies
 from .ingest import InvalidMode
 from .registry import register_geometry_encoder
 from .spectral import DEFAULT_TAYLOR_THRESHOLD, fourier_transform
@@ -101,7 +101,7 @@ class NUFTEncoder(GeometryEncoder):
         if sampling == "fft":
             self.register_buffer("_k", fft_grid_frequencies(fft_size, period))
         elif sampling in ("geometric", "learned"):
-            k = geometric_frequencies(num_radii, num_angles, k_min, k_max)
+            k = polar_frequencies(num_radii, num_angles, k_min, k_max)
             if sampling == "learned":
                 self._k = nn.Parameter(k)
             else:

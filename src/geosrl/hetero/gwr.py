@@ -24,12 +24,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..sphere import great_circle_km
 from .inputs import check_features, check_lonlat, check_target
 
 __all__ = ["GWRModel", "MGWRModel", "kernel_weights"]
-
-_EARTH_RADIUS_KM = 6371.0
-
 
 def _import_mgwr():
     try:
@@ -43,10 +41,7 @@ def _import_mgwr():
 def _distances(points: np.ndarray, data: np.ndarray, spherical: bool) -> np.ndarray:
     """``(M, N)`` distances: haversine km (spherical, (lon, lat) degrees) or Euclidean."""
     if spherical:
-        lo1, la1 = np.radians(points[:, :1]), np.radians(points[:, 1:2])
-        lo2, la2 = np.radians(data[None, :, 0]), np.radians(data[None, :, 1])
-        a = np.sin((la2 - la1) / 2) ** 2 + np.cos(la1) * np.cos(la2) * np.sin((lo2 - lo1) / 2) ** 2
-        return 2 * _EARTH_RADIUS_KM * np.arcsin(np.sqrt(np.clip(a, 0, 1)))
+        return great_circle_km(points, data)
     return np.sqrt(((points[:, None, :] - data[None, :, :]) ** 2).sum(-1))
 
 

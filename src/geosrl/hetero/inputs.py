@@ -11,7 +11,7 @@ import numpy as np
 
 from ..coords import CoordinateError
 
-__all__ = ["check_lonlat", "check_target", "check_features", "infer_task", "lonlat_to_xyz"]
+__all__ = ["check_lonlat", "check_target", "check_features", "infer_task"]
 
 
 def _first(idx: np.ndarray, k: int = 5) -> str:
@@ -111,10 +111,3 @@ def infer_task(y: np.ndarray, task: str | None) -> str:
         return task
     y = np.asarray(y)
     return "regression" if np.issubdtype(y.dtype, np.floating) else "classification"
-
-
-def lonlat_to_xyz(lonlat: np.ndarray) -> np.ndarray:
-    """``(N, 2)`` (lon, lat) degrees → ``(N, 3)`` unit vectors on the sphere."""
-    lon, lat = np.radians(lonlat[:, 0]), np.radians(lonlat[:, 1])
-    cl = np.cos(lat)
-    return np.stack([cl * np.cos(lon), cl * np.sin(lon), np.sin(lat)], axis=1)

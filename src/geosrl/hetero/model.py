@@ -29,10 +29,11 @@ import copy
 import numpy as np
 import torch
 
-from ..registry import create_positional_encoding
+from ..encoders import create_positional_encoding
 from .cells import CellGrid, PolygonZones, make_cells
 from .heads import Head, make_head, single_thread
-from .inputs import check_features, check_lonlat, check_target, infer_task, lonlat_to_xyz
+from ..sphere import lonlat_to_xyz
+from .inputs import check_features, check_lonlat, check_target, infer_task
 from .partition import Partition, cell_centroids
 from .split_test import RegionNode, grow_split_test, refit_tree
 

@@ -22,12 +22,9 @@ from __future__ import annotations
 import numpy as np
 from scipy.spatial import cKDTree
 
-from .inputs import lonlat_to_xyz
+from ..sphere import chord_to_km, lonlat_to_xyz
 
 __all__ = ["Partition", "cell_centroids"]
-
-_EARTH_RADIUS_KM = 6371.0
-
 
 def cell_centroids(xyz: np.ndarray, cell_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Unique cells of the points, their centroids and counts.
@@ -43,10 +40,6 @@ def cell_centroids(xyz: np.ndarray, cell_ids: np.ndarray) -> tuple[np.ndarray, n
     norm = np.linalg.norm(cen, axis=1, keepdims=True)
     cen = np.where(norm > 1e-12, cen / np.maximum(norm, 1e-300), xyz[np.unique(inv, return_index=True)[1]])
     return uniq, cen, counts
-
-
-def _chord_to_km(chord: np.ndarray) -> np.ndarray:
-    return 2.0 * _EARTH_RADIUS_KM * np.arcsin(np.clip(chord / 2.0, 0.0, 1.0))
 
 
 class Partition:
@@ -130,7 +123,7 @@ class Partition:
         d, j = self._tree.query(xyz, k=k)
         d, j = np.asarray(d).reshape(len(xyz), k), np.asarray(j).reshape(len(xyz), k)
         reg = self.cell_region[j]
-        w = np.exp(-0.5 * (_chord_to_km(d) / float(bandwidth_km)) ** 2)
+        w = np.exp(-0.5 * (chord_to_km(d) / float(bandwidth_km)) ** 2)
         tot = w.sum(axis=1, keepdims=True)
         dead = tot[:, 0] <= 1e-300
         if self.fallback != "nearest":

@@ -17,25 +17,11 @@ their output folder; ``--no-resume`` starts afresh.
 from __future__ import annotations
 
 import argparse
-import json
-import tomllib
-from pathlib import Path
 from typing import Any
 
-__all__ = ["add_subcommands", "cmd_fewshot", "cmd_pretrain", "load_config_file"]
+from ..config import load_config_file
 
-
-def load_config_file(path: str | Path | None) -> dict[str, Any]:
-    """Read a TOML or JSON config file (``None`` → empty dict)."""
-    if path is None:
-        return {}
-    p = Path(path)
-    if not p.is_file():
-        raise FileNotFoundError(f"config file {p} does not exist")
-    if p.suffix == ".json":
-        return json.loads(p.read_text())
-    with open(p, "rb") as f:
-        return tomllib.load(f)
+__all__ = ["add_subcommands", "cmd_fewshot", "cmd_pretrain"]
 
 
 def cmd_pretrain(args: argparse.Namespace) -> int:

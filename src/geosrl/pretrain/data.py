@@ -37,7 +37,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..datasets.base import as_lonlat, north_first_index, sample_sphere
+from ..datasets.base import as_lonlat, north_first_index
+from ..sphere import uniform_lonlat_numpy
 
 __all__ = [
     "SOURCES",
@@ -85,7 +86,7 @@ def land_locations(n: int, rng: np.random.Generator, altitude: np.ndarray) -> np
     """``n`` points uniform on the sphere where the altitude grid has data (land), ``(n, 2)`` degrees."""
     out, have = [], 0
     while have < n:
-        xy = sample_sphere(max(1024, int((n - have) * 3.6)), rng)
+        xy = uniform_lonlat_numpy(max(1024, int((n - have) * 3.6)), rng)
         r, c = north_first_index(xy, *altitude.shape)
         xy = xy[altitude[r, c] != _ALT_NODATA]
         out.append(xy)

@@ -57,7 +57,8 @@ import torch
 from torch import nn
 
 from .. import metrics as M
-from ..losses import presence_absence_loss, uniform_sphere_lonlat
+from ..sphere import uniform_lonlat
+from ..losses import presence_absence_loss
 from ..splits import make_split
 
 __all__ = ["FEWSHOT_FULL", "FEWSHOT_QUICK", "METHODS", "resolve_fewshot_config", "run_fewshot",
@@ -200,7 +201,7 @@ def _train_end_to_end(encoder: nn.Module, dim: int, kind: str, ll: torch.Tensor,
         for s in range(0, n, bs):
             b = perm[s:s + bs]
             if kind == "classification":
-                rand = uniform_sphere_lonlat(len(b), generator=g).to(ll.device, ll.dtype)
+                rand = uniform_lonlat(len(b), generator=g).to(ll.device, ll.dtype)
                 logits = model(torch.cat([ll[b], rand]))
                 loss = presence_absence_loss(logits[:len(b)], y[b], logits[len(b):])
             else:
@@ -273,7 +274,7 @@ def _json_default(o: Any) -> Any:
 
 
 def _get_pretrained(cfg: dict, out: Path, resume: bool, log) -> tuple[nn.Module, dict]:
-    from ..checkpoint import load_pretrained
+    from ..encoders.checkpoint import load_pretrained
 
     if cfg["pretrained"]:
         enc = load_pretrained(cfg["pretrained"])
@@ -319,7 +320,7 @@ def run_fewshot(config: dict | None = None, out_dir: str | Path | None = None, r
     arch = pre_enc.card["architecture"] if pre_enc is not None else None
     geo = None
     if "geoclip_probe" in methods:
-        from ..external import load_geoclip_location_encoder
+        from ..encoders.external import load_geoclip_location_encoder
 
         geo = load_geoclip_location_encoder(validate=False)
     fc, pc = cfg["finetune"], cfg["probe"]
@@ -333,7 +334,7 @@ def run_fewshot(config: dict | None = None, out_dir: str | Path | None = None, r
         y_all = np.asarray(data.target)
         n_out = int(data.num_classes) if kind == "classification" else 1
         feats: dict[str, dict[str, torch.Tensor]] = {}
-        rand_pool = uniform_sphere_lonlat(int(pc["negatives_pool"]), generator=torch.Generator().manual_seed(123))
+        rand_pool = uniform_lonlat(int(pc["negatives_pool"]), generator=torch.Generator().manual_seed(123))
         for name, enc in (("pretrained_probe", pre_enc), ("geoclip_probe", geo)):
             if name in methods and enc is not None:
                 t0 = time.perf_counter()
@@ -399,7 +400,7 @@ def _run_cell(method: str, kind: str, lonlat: np.ndarray, y_all: np.ndarray, sub
     (so test labels cannot influence the choice). Returns ``(test_metrics, val_metrics, hparams)``;
     ``hparams`` holds the chosen values, ``n_trials`` and each trial's validation primary metric.
     """
-    from ..checkpoint import build_from_architecture
+    from ..encoders.checkpoint import build_from_architecture
 
     val, test = idx["val"], idx["test"]
     primary = PRIMARY[kind]
@@ -576,7 +577,7 @@ def _render_md(cfg: dict, summary: list[dict], run: dict, records: list[dict] | 
 
 def _write_outputs(out: Path, cfg: dict, records: list[dict], summary: list[dict], pre_info: dict,
                    seconds: float) -> dict[str, Path]:
-    from ..bench.runinfo import git_commit, package_versions
+    from ..config import git_commit, package_versions
 
     cols = ["task", "kind", "method", "fraction", "seed", "n_labels", "n_val", "n_test", "primary_metric",
             "top1", "top3", "mrr", "r2", "mae", "rmse", "val_top1", "val_r2", "seconds"]

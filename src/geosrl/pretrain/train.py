@@ -36,9 +36,9 @@ from typing import Any, Callable
 import numpy as np
 import torch
 
-from ..checkpoint import build_from_architecture, save_pretrained
-from ..config import merge_config
-from ..losses import uniform_sphere_lonlat
+from ..config import git_commit, merge_config, package_versions
+from ..encoders.checkpoint import build_from_architecture, save_pretrained
+from ..sphere import uniform_lonlat
 from .data import PretrainData, build_pretrain_data, patches_to_float
 from .distributed import gather_with_grad, init_distributed
 from .image_encoder import PatchCNN
@@ -244,7 +244,7 @@ def pretrain(config: dict | None = None, out_dir: str | Path | None = None, resu
             rows = perm[step * global_bs + info.rank * bs: step * global_bs + (info.rank + 1) * bs]
             ll = ll_tr[rows]
             images = patches_to_float(img_tr[rows], stats)
-            rand = uniform_sphere_lonlat(len(rows) * k_rand, generator=g_rand).to(dev).view(len(rows), k_rand, 2)
+            rand = uniform_lonlat(len(rows) * k_rand, generator=g_rand).to(dev).view(len(rows), k_rand, 2)
             loss, logs = ddp(ll, images, rand, gather=gather)
             opt.zero_grad(set_to_none=True)
             loss.backward()
@@ -275,8 +275,6 @@ def pretrain(config: dict | None = None, out_dir: str | Path | None = None, resu
         enc_path = save_pretrained(loc.cpu(), out / "location_encoder.safetensors",
                                    _card_meta(cfg, data, history, n_train=len(tr_idx), n_val=n_val))
         loc.to(dev)
-        from ..bench.runinfo import git_commit, package_versions
-
         git = git_commit()
         (out / "run.json").write_text(json.dumps({
             "kind": "pretrain", "config": cfg, "seed": seed, "git_commit": git["commit"], "git_dirty": git["dirty"],
@@ -324,7 +322,7 @@ def main(argv: list[str] | None = None) -> int:
     """``python -m geosrl.pretrain.train --config FILE [--out DIR]`` (the entry point for ``torchrun``)."""
     import argparse
 
-    from .cli import load_config_file
+    from ..config import load_config_file
 
     p = argparse.ArgumentParser(prog="python -m geosrl.pretrain.train")
     p.add_argument("--config", required=False)

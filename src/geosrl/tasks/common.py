@@ -1,4 +1,4 @@
-"""Shared machinery of the protocols: configuration, results, encoders, splits, spatial metrics.
+"""Shared machinery of the protocols: configuration, results, encoders, splits.
 
 Configuration
 -------------
@@ -81,7 +81,6 @@ import numpy as np
 import torch
 from torch import nn
 
-from .. import metrics as M
 from ..config import merge_config
 from ..splits import make_split, nside_for_block_km, stratified_nside
 
@@ -93,7 +92,6 @@ __all__ = [
     "build_encoder",
     "resolve_config",
     "resolve_split",
-    "spatial_metrics",
 ]
 
 QUICK: dict[str, Any] = {
@@ -230,7 +228,7 @@ def build_encoder(encoder: str | Callable[..., nn.Module] | nn.Module, cfg: dict
     if isinstance(encoder, nn.Module):
         return copy.deepcopy(encoder)
     if isinstance(encoder, str):
-        from .. import create_encoder
+        from ..encoders import create_encoder
 
         kw = dict(cfg["encoder_kwargs"])
         kw.setdefault("validate", False)  # inputs are validated TaskData / generated uniform points
@@ -277,7 +275,7 @@ class Timer:
 
 
 # ---------------------------------------------------------------------------------------------------
-# spatial metrics (geo-bias, worst region, Moran's I)
+# result helpers (cache keys, metric-name suffixes)
 # ---------------------------------------------------------------------------------------------------
 def array_key(*arrays, extra: Any = None) -> str:
     h = hashlib.sha1()
@@ -287,54 +285,6 @@ def array_key(*arrays, extra: Any = None) -> str:
         h.update(a.tobytes())
     h.update(repr(extra).encode())
     return h.hexdigest()
-
-
-def spatial_metrics(
-    lonlat: np.ndarray,
-    marks: dict[str, np.ndarray],
-    cfg: dict,
-    seed: int,
-    worst: dict[str, tuple] | None = None,
-    residuals: dict[str, np.ndarray] | None = None,
-) -> dict[str, dict[str, float]]:
-    """Geo-bias, worst-region and Moran's I metrics of each prediction variant.
-
-    Args:
-        lonlat: ``(N, 2)`` evaluation locations.
-        marks: variant suffix (``""``, ``"_image_only"``, …) → ``(N,)`` ±1 marks.
-        cfg: resolved config (``ssi``, ``worst_region``, ``morans_k``).
-        seed: seed of the centre subsample.
-        worst: variant → ``(metric_name, per_sample, reduce, higher_is_better)``.
-        residuals: variant → ``(N,)`` residuals for Moran's I.
-
-    Returns:
-        variant → ``{metric: value}`` with ``ssi_unmarked, ssi_marked, ssi_*_cap_frac,
-        ssi_*_degenerate_frac, worst_region_<metric>, morans_i_residual``.
-        The unmarked score depends only on the point pattern, so it is equal across variants.
-    """
-    out: dict[str, dict[str, float]] = {v: {} for v in marks}
-    if not cfg["geo_bias"]:
-        return out
-    sc = dict(cfg["ssi"])
-    variants = list(marks)
-    mk = np.stack([np.asarray(marks[v], dtype=np.float64) for v in variants], axis=1)
-    res = M.geo_bias_ssi(lonlat, marks=mk, seed=seed, **sc)  # one pass: W is shared by all values
-    for j, v in enumerate(variants):
-        o = out[v]
-        o["ssi_unmarked"] = res.unmarked
-        o["ssi_marked"] = float(res.marked[j])
-        o["ssi_unmarked_cap_frac"] = res.cap_frac_unmarked
-        o["ssi_marked_cap_frac"] = float(res.cap_frac_marked[j])
-        o["ssi_unmarked_degenerate_frac"] = res.degenerate_frac_unmarked
-        o["ssi_marked_degenerate_frac"] = float(res.degenerate_frac_marked[j])
-    wr = cfg["worst_region"]
-    for v, (name, per_sample, reduce, hib) in (worst or {}).items():
-        val, _, _ = M.worst_region(lonlat, per_sample, reduce=reduce, higher_is_better=hib,
-                                   nside=None if wr["nside"] is None else int(wr["nside"]), min_count=int(wr["min_count"]))
-        out[v][f"worst_region_{name}"] = val
-    for v, r in (residuals or {}).items():
-        out[v]["morans_i_residual"] = M.morans_i(r, lonlat, k=int(cfg["morans_k"]))
-    return out
 
 
 def suffixed(metrics_by_variant: dict[str, dict[str, float]]) -> dict[str, float]:

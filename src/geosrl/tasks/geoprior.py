@@ -24,14 +24,15 @@ import torch
 from torch import nn
 
 from .. import metrics as M
-from ..losses import presence_absence_loss, uniform_sphere_lonlat
+from ..sphere import uniform_lonlat
+from ..losses import presence_absence_loss
+from ..metrics.spatial import spatial_metrics
 from .common import (
     TaskResult,
     Timer,
     build_encoder,
     encoder_name,
     lonlat_tensor,
-    spatial_metrics,
     subsample,
     suffixed,
 )
@@ -88,7 +89,7 @@ def _train(model: GeoPriorModel, ll: torch.Tensor, y: torch.Tensor, y_np: np.nda
         order = torch.as_tensor(balanced_epoch_indices(y_np, cfg["max_per_class"], rng), device=device)
         for s in range(0, len(order), bs):
             b = order[s:s + bs]
-            rand = uniform_sphere_lonlat(len(b), generator=gen, device=device, dtype=ll.dtype)
+            rand = uniform_lonlat(len(b), generator=gen, device=device, dtype=ll.dtype)
             logits = model(torch.cat([ll[b], rand]))
             loss = presence_absence_loss(logits[: len(b)], y[b], logits[len(b):], pos_weight=cfg["pos_weight"])
             opt.zero_grad(set_to_none=True)

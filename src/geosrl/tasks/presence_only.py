@@ -28,8 +28,10 @@ from scipy.stats import rankdata
 from torch import nn
 
 from .. import metrics as M
-from ..losses import an_full_loss, uniform_sphere_lonlat
-from .common import TaskResult, Timer, build_encoder, encoder_name, lonlat_tensor, spatial_metrics, subsample, suffixed
+from ..sphere import uniform_lonlat
+from ..losses import an_full_loss
+from ..metrics.spatial import spatial_metrics
+from .common import TaskResult, Timer, build_encoder, encoder_name, lonlat_tensor, subsample, suffixed
 
 __all__ = ["auc_contribution", "run_presence_only"]
 
@@ -87,7 +89,7 @@ def _train(model, ll_pos, neg_pool, kind: str, lr: float, cfg: dict, seed: int, 
         for s in range(0, n, bs):
             b = perm[s:s + bs]
             if kind == "uniform":
-                rand = uniform_sphere_lonlat(len(b), generator=gen, device=device, dtype=ll_pos.dtype)
+                rand = uniform_lonlat(len(b), generator=gen, device=device, dtype=ll_pos.dtype)
             else:
                 rand = neg_pool[torch.randint(len(neg_pool), (len(b),), generator=cpu_gen).to(device)]
             logits = model(torch.cat([ll_pos[b], rand]))

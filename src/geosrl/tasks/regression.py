@@ -24,7 +24,8 @@ from torch import nn
 
 from .. import metrics as M
 from ..losses import mse_loss
-from .common import TaskResult, Timer, build_encoder, encoder_name, lonlat_tensor, spatial_metrics, subsample, suffixed
+from ..metrics.spatial import spatial_metrics
+from .common import TaskResult, Timer, build_encoder, encoder_name, lonlat_tensor, subsample, suffixed
 
 __all__ = ["RegressionModel", "run_regression"]
 

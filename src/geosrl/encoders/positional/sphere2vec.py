@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import torch
 
-from ..coords import DEG2RAD
+from ...coords import DEG2RAD
 from ..registry import register_encoder
 from .base import HALF_PI, PositionEncoding, geometric_frequencies, legacy_single_scale_frequencies, sinusoids
 

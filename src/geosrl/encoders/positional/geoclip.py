@@ -6,7 +6,7 @@ import math
 
 import torch
 
-from ..coords import DEG2RAD
+from ...coords import DEG2RAD
 from ..registry import register_encoder
 from .base import HALF_PI, PositionEncoding, sinusoids
 

@@ -6,7 +6,7 @@ import math
 
 import torch
 
-from ..coords import lonlat_to_xyz
+from ...sphere import lonlat_to_xyz
 from ..registry import register_encoder
 from .base import HALF_PI, PositionEncoding, sinusoids
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from ..coords import DEG2RAD
+from ...coords import DEG2RAD
 from ..registry import register_encoder
 from .base import PositionEncoding
 

@@ -29,12 +29,13 @@ import datetime as _dt
 import hashlib
 import inspect
 import json
-import subprocess
 from pathlib import Path
 from typing import Any
 
 import torch
 from torch import nn
+
+from ..config import git_commit, merge_config
 
 __all__ = [
     "ARCH_ATTR",
@@ -228,23 +229,9 @@ def _file_sha256(path: Path) -> str:
     return h.hexdigest()
 
 
-def _git_commit() -> str | None:
-    try:
-        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=Path(__file__).parent, capture_output=True, text=True,
-                             timeout=5)
-        return out.stdout.strip() or None if out.returncode == 0 else None
-    except (OSError, subprocess.SubprocessError):
-        return None
-
-
-def _deep_merge(base: dict, over: dict) -> dict:
-    out = copy.deepcopy(base)
-    for k, v in over.items():
-        if isinstance(out.get(k), dict) and isinstance(v, dict):
-            out[k] = _deep_merge(out[k], v)
-        else:
-            out[k] = copy.deepcopy(v)
-    return out
+def _known_commit() -> str | None:
+    commit = git_commit()["commit"]
+    return None if commit == "unknown" else commit
 
 
 def _resolve_path(path: str | Path) -> Path:
@@ -268,7 +255,7 @@ def save_pretrained(model: nn.Module, path: str | Path, meta: dict[str, Any] | N
     """
     from safetensors.torch import save_file
 
-    from . import __version__
+    from .. import __version__
 
     meta = dict(meta or {})
     if "architecture" in meta:
@@ -289,10 +276,10 @@ def save_pretrained(model: nn.Module, path: str | Path, meta: dict[str, Any] | N
         "output": f"float tensor (..., {arch.get('embed_dim')})",
         "geosrl_version": __version__,
         "created": _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat(),
-        "git_commit": _git_commit(),
+        "git_commit": _known_commit(),
         "torch_version": torch.__version__,
     }
-    card = _deep_merge(card, {k: v for k, v in meta.items() if k not in _AUTO_KEYS})
+    card = merge_config(card, {k: v for k, v in meta.items() if k not in _AUTO_KEYS}, strict=False)
     card["embed_dim"] = int(arch.get("embed_dim", 0))
     card["num_parameters"] = int(sum(p.numel() for p in model.parameters()))
     card["tensors_sha256"] = tensors_sha256(sd)

@@ -6,20 +6,12 @@ import math
 
 import torch
 
-from ..coords import DEG2RAD, lonlat_to_xyz, validate_lonlat
+from ...coords import DEG2RAD, validate_lonlat
+from ...sphere import lonlat_to_xyz, uniform_lonlat
 from ..registry import register_encoder
 from .base import PositionEncoding
 
 _DISTANCES = ("great_circle", "euclidean_deg")
-
-
-def uniform_sphere_lonlat(n: int, seed: int = 0, dtype: torch.dtype = torch.float64) -> torch.Tensor:
-    """``n`` points uniform on the sphere, ``(n, 2)`` (lon, lat) degrees, from a seeded generator."""
-    gen = torch.Generator().manual_seed(int(seed))
-    u = torch.rand(n, 2, generator=gen, dtype=torch.float64)
-    lon = 360.0 * u[:, 0] - 180.0
-    lat = torch.rad2deg(torch.asin(2.0 * u[:, 1] - 1.0))
-    return torch.stack([lon, lat], dim=-1).to(dtype)
 
 
 @register_encoder("rbf")
@@ -52,7 +44,8 @@ class RBFEncoding(PositionEncoding):
         if anchors is None:
             if int(num_anchors) < 1:
                 raise ValueError(f"num_anchors must be >= 1, got {num_anchors}")
-            anchors = uniform_sphere_lonlat(int(num_anchors), seed)
+            anchors = uniform_lonlat(int(num_anchors), generator=torch.Generator().manual_seed(int(seed)),
+                                     dtype=torch.float64)
         else:
             anchors = torch.as_tensor(anchors, dtype=torch.float64)
             if anchors.ndim != 2 or anchors.shape[0] < 1:

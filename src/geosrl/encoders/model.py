@@ -10,7 +10,7 @@ from torch import nn
 from .nets import FCNet, FFN, GeoCLIPMLP, Siren
 from .registry import create_positional_encoding
 
-__all__ = ["LocationEncoder", "create_encoder", "NETS"]
+__all__ = ["LocationEncoder", "NETS", "create_encoder", "embed_locations"]
 
 NETS = ("ffn", "siren", "linear", "native")
 
@@ -90,3 +90,16 @@ def _is_json_like(value: Any) -> bool:
     if isinstance(value, (list, tuple)):
         return all(_is_json_like(v) for v in value)
     return value is None or isinstance(value, (str, int, float, bool))
+
+
+@torch.no_grad()
+def embed_locations(encoder: nn.Module, lonlat: torch.Tensor, batch_size: int = 8192) -> torch.Tensor:
+    """``encoder(lonlat)`` computed ``batch_size`` rows at a time without gradients: ``(N, 2)`` → ``(N, D)``.
+
+    The encoder's train/eval mode is left as it is (call ``.eval()`` first for deterministic outputs).
+    An empty input gives an empty ``(0, 0)`` tensor on ``lonlat``'s device.
+    """
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    chunks = [encoder(lonlat[s:s + batch_size]) for s in range(0, len(lonlat), batch_size)]
+    return torch.cat(chunks) if chunks else torch.zeros(0, 0, device=lonlat.device)

@@ -8,7 +8,7 @@ from typing import Sequence
 import torch
 from torch import nn
 
-from ..coords import check_lonlat_shape, validate_lonlat
+from ...coords import check_lonlat_shape, validate_lonlat
 
 __all__ = ["PositionEncoding", "geometric_frequencies", "legacy_single_scale_frequencies", "sin_of", "sinusoids",
            "HALF_PI"]

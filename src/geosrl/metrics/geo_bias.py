@@ -1,68 +1,31 @@
-"""Benchmark metrics: ranking, regression, AUC, geo-bias (spatial self-information), regional scores.
+"""Geo-bias score = spatial self-information (SSI; reference §9, PyGBS).
 
-Every function takes NumPy arrays (or torch tensors where stated) and returns Python floats or NumPy
-arrays. Locations are ``(N, 2)`` arrays of ``(lon, lat)`` degrees.
+See :func:`geo_bias_ssi`. The null distribution is the **TorchSpatial/PyGBS approximation** of the
+permutation null (not its exact moments); ``null="pdf"`` (TorchSpatial's file, default) or
+``null="two_sided"`` (PyGBS HEAD). SSI is computed analytically (no ``1e-256`` cap) unless
+``legacy_cap=True``; the fraction of centres at/above the legacy cap (589.46) is always reported.
 
-Ranking (reference §8)
-    The rank of the true class is ``r_i ∈ {1, …, C}`` under a **stable descending sort**: ``r_i = 1 +
-    #{c : s_c > s_y} + #{c < y : s_c = s_y}``, i.e. ties are broken in favour of the lower class index
-    (TorchSpatial's reversed argsort leaves tie order implementation-defined). Ranks are computed in
-    row chunks with one comparison per (row, class) — no per-sample loop, no full sort — so ranking
-    100k samples × 8k classes needs ``chunk × C`` memory only. ``top-k = mean(r ≤ k)``,
-    ``MRR = mean(1/r)``.
-
-Regression (sklearn definitions)
-    ``R² = 1 − Σ(y−ŷ)²/Σ(y−ȳ)²`` (negative when worse than the mean; NaN for a constant target),
-    ``MAE = mean|y−ŷ|``, ``RMSE = √mean(y−ŷ)²``, on the label scale given.
-
-AUC
-    Mann–Whitney ``U/(n₁n₀)`` with average ranks for tied scores (= ROC AUC with ties counted ½).
-
-Geo-bias score = spatial self-information (reference §9, PyGBS)
-    See :func:`geo_bias_ssi`. The null distribution is the **TorchSpatial/PyGBS approximation** of the
-    permutation null (not its exact moments); ``null="pdf"`` (TorchSpatial's file, default) or
-    ``null="two_sided"`` (PyGBS HEAD). SSI is computed analytically (no ``1e-256`` cap) unless
-    ``legacy_cap=True``; the fraction of centres at/above the legacy cap (589.46) is always reported.
-
-Regional scores
-    :func:`worst_region` scores equal-area HEALPix cells (``geosrl.splits.healpix_index``) and returns
-    the worst cell with at least ``min_count`` points; :func:`morans_i` is the global Moran's I of a
-    per-sample residual under binary k-nearest-neighbour weights on the sphere.
+Locations are ``(N, 2)`` arrays of ``(lon, lat)`` degrees.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
-import torch
-from scipy import special
-from scipy.spatial import cKDTree
-from scipy.stats import rankdata
 
 __all__ = [
     "EARTH_RADIUS_KM",
     "SSI_LEGACY_CAP",
     "SSIResult",
-    "auc",
     "background_grid",
-    "classification_metrics",
     "geo_bias_ssi",
-    "label_ranks",
     "lonlat_to_unit_xyz",
-    "mae",
-    "morans_i",
-    "mrr",
-    "r2",
-    "regression_metrics",
-    "rmse",
     "ssi_local",
     "ssi_null_moments",
     "ssi_statistic",
-    "top_k",
-    "worst_region",
 ]
 
 EARTH_RADIUS_KM = 6371.0
@@ -71,143 +34,18 @@ SSI_LEGACY_CAP = 256.0 * math.log(10.0)
 
 
 # ----------------------------------------------------------------------------------------------------
-# Ranking metrics
-# ----------------------------------------------------------------------------------------------------
-def label_ranks(scores: np.ndarray | torch.Tensor, labels: np.ndarray | torch.Tensor,
-                chunk_size: int | None = None) -> np.ndarray:
-    """Rank (1 = best) of the true class in each row of ``scores``, ties to the lower class index.
-
-    Args:
-        scores: ``(N, C)`` class scores (higher = more likely), NumPy or torch (any device).
-        labels: ``(N,)`` int true class ids in ``[0, C)``.
-        chunk_size: rows per chunk; default keeps ``chunk × C ≤ 2²⁴`` elements.
-
-    Returns:
-        ``(N,)`` int64 ranks in ``[1, C]``.
-
-    NaN scores of other classes compare false, so they never rank ahead of the true class.
-
-    Raises:
-        ValueError: a NaN true-class score, or labels out of range.
-    """
-    s = torch.as_tensor(scores)
-    y = torch.as_tensor(labels, device=s.device).long()
-    if s.ndim != 2 or y.shape != (s.shape[0],):
-        raise ValueError(f"scores must be (N, C) and labels (N,), got {tuple(s.shape)} and {tuple(y.shape)}")
-    n, c = s.shape
-    if n == 0:
-        return np.zeros(0, dtype=np.int64)
-    if int(y.min()) < 0 or int(y.max()) >= c:
-        raise ValueError(f"labels must lie in [0, {c})")
-    if chunk_size is None:
-        chunk_size = max(1, (1 << 24) // max(c, 1))
-    out = torch.empty(n, dtype=torch.int64, device=s.device)
-    for start in range(0, n, chunk_size):
-        sc = s[start:start + chunk_size]
-        yc = y[start:start + chunk_size]
-        true = sc.gather(1, yc[:, None])
-        if torch.isnan(true).any():
-            raise ValueError("the score of a true class is NaN")
-        rank = 1 + (sc > true).sum(1)
-        ties = (sc == true).sum(1) - 1  # other classes tied with the true one
-        tied_rows = torch.nonzero(ties > 0)[:, 0]
-        if len(tied_rows):  # ties are rare: count those before the true class on these rows only
-            st, yt = sc[tied_rows], yc[tied_rows]
-            before = torch.arange(c, device=s.device)[None, :] < yt[:, None]
-            rank[tied_rows] += ((st == st.gather(1, yt[:, None])) & before).sum(1)
-        out[start:start + chunk_size] = rank
-    return out.cpu().numpy()
-
-
-def top_k(ranks: np.ndarray, k: int) -> float:
-    """Fraction of ranks ``≤ k`` (ranks start at 1)."""
-    ranks = np.asarray(ranks)
-    return float(np.mean(ranks <= k)) if ranks.size else float("nan")
-
-
-def mrr(ranks: np.ndarray) -> float:
-    """Mean reciprocal rank ``mean(1/r)``."""
-    ranks = np.asarray(ranks, dtype=np.float64)
-    return float(np.mean(1.0 / ranks)) if ranks.size else float("nan")
-
-
-def classification_metrics(ranks: np.ndarray, num_classes: int | None = None) -> dict[str, float]:
-    """``{"top1", "top3", "mrr"}`` from true-class ranks (see :func:`label_ranks`).
-
-    With ``num_classes`` given, metrics that carry no information beyond top-1 are left out: ``top3``
-    when ``num_classes <= 3`` (it is 1 by construction), and ``mrr`` when ``num_classes == 2``
-    (MRR = (1 + top1)/2). Binary tasks report ``auc`` instead (computed by the protocol from scores).
-    """
-    out = {"top1": top_k(ranks, 1)}
-    if num_classes is None or num_classes > 3:
-        out["top3"] = top_k(ranks, 3)
-    if num_classes is None or num_classes > 2:
-        out["mrr"] = mrr(ranks)
-    return out
-
-
-# ----------------------------------------------------------------------------------------------------
-# Regression metrics
-# ----------------------------------------------------------------------------------------------------
-def _pair(y_true, y_pred) -> tuple[np.ndarray, np.ndarray]:
-    y = np.asarray(y_true, dtype=np.float64).ravel()
-    p = np.asarray(y_pred, dtype=np.float64).ravel()
-    if y.shape != p.shape:
-        raise ValueError(f"y_true and y_pred differ in shape: {y.shape} vs {p.shape}")
-    return y, p
-
-
-def r2(y_true, y_pred) -> float:
-    """Coefficient of determination ``1 − SS_res/SS_tot`` (NaN when the target is constant)."""
-    y, p = _pair(y_true, y_pred)
-    ss_tot = float(np.sum((y - y.mean()) ** 2)) if y.size else 0.0
-    if ss_tot == 0.0:
-        return float("nan")
-    return 1.0 - float(np.sum((y - p) ** 2)) / ss_tot
-
-
-def mae(y_true, y_pred) -> float:
-    """Mean absolute error, in label units."""
-    y, p = _pair(y_true, y_pred)
-    return float(np.mean(np.abs(y - p))) if y.size else float("nan")
-
-
-def rmse(y_true, y_pred) -> float:
-    """Root mean squared error, in label units."""
-    y, p = _pair(y_true, y_pred)
-    return float(np.sqrt(np.mean((y - p) ** 2))) if y.size else float("nan")
-
-
-def regression_metrics(y_true, y_pred) -> dict[str, float]:
-    """``{"r2", "mae", "rmse"}``."""
-    return {"r2": r2(y_true, y_pred), "mae": mae(y_true, y_pred), "rmse": rmse(y_true, y_pred)}
-
-
-def auc(y_true, score) -> float:
-    """ROC AUC of binary labels (1 = positive) by the Mann–Whitney statistic, ties counted ½.
-
-    Returns NaN unless both classes are present.
-    """
-    y = np.asarray(y_true).ravel().astype(bool)
-    s = np.asarray(score, dtype=np.float64).ravel()
-    n1 = int(y.sum())
-    n0 = y.size - n1
-    if n1 == 0 or n0 == 0:
-        return float("nan")
-    ranks = rankdata(s)  # average ranks for ties
-    u = ranks[y].sum() - n1 * (n1 + 1) / 2.0
-    return float(u / (n1 * n0))
-
-
-# ----------------------------------------------------------------------------------------------------
 # Geometry helpers
 # ----------------------------------------------------------------------------------------------------
-def lonlat_to_unit_xyz(lonlat: np.ndarray) -> np.ndarray:
+# TODO(sphere): use geosrl.sphere.lonlat_to_xyz
+def _lonlat_to_xyz(lonlat: np.ndarray) -> np.ndarray:
     """``(N, 2)`` (lon, lat) degrees → ``(N, 3)`` unit vectors (x toward lon 0, z toward the north pole)."""
     lonlat = np.asarray(lonlat, dtype=np.float64)
     lon, lat = np.radians(lonlat[:, 0]), np.radians(lonlat[:, 1])
     cl = np.cos(lat)
     return np.stack([cl * np.cos(lon), cl * np.sin(lon), np.sin(lat)], axis=1)
+
+
+lonlat_to_unit_xyz = _lonlat_to_xyz  # public name of geosrl.metrics, kept
 
 
 def _chord(angle_rad: float) -> float:
@@ -221,6 +59,8 @@ def _knn_excluding_self(xyz: np.ndarray, k: int) -> np.ndarray:
     As in PyGBS, ``k + 1`` neighbours are queried and the point itself dropped; if a duplicate point
     displaced it from the list, the ``k + 1``-th neighbour is dropped instead.
     """
+    from scipy.spatial import cKDTree
+
     m = xyz.shape[0]
     kk = min(k + 1, m)
     _, nb = cKDTree(xyz).query(xyz, k=kk)
@@ -324,6 +164,8 @@ def ssi_null_moments(cs: np.ndarray, ns: np.ndarray, k: int = 4) -> tuple[float,
 
 def _surprisal(i_stat: float, mean: float, std: float, null: str, legacy_cap: bool) -> float:
     """−ln p of the statistic under N(μ, σ); NaN when the null is degenerate (σ = 0 for ``pdf``)."""
+    from scipy import special
+
     if null == "pdf":
         if std <= 0.0:
             return float("nan")
@@ -438,6 +280,8 @@ def geo_bias_ssi(
 
     Cost: one k-NN query of ≈ 6n points per centre (loop over centres, vectorised within).
     """
+    from scipy.spatial import cKDTree
+
     if null not in ("pdf", "two_sided"):
         raise ValueError(f"null must be 'pdf' or 'two_sided', got {null!r}")
     if radius_rad is None:
@@ -470,7 +314,7 @@ def geo_bias_ssi(
         return SSIResult(float("nan"), nan_v, np.zeros(0), np.zeros((0, n_marks)), np.zeros(0, np.int64),
                          float("nan"), nan_v, float("nan"), nan_v, params)
 
-    xyz = lonlat_to_unit_xyz(pts)
+    xyz = _lonlat_to_xyz(pts)
     centres = np.arange(n_pts)
     if max_centres is not None and n_pts > max_centres:
         centres = np.sort(np.random.default_rng(seed).choice(n_pts, size=max_centres, replace=False))
@@ -519,97 +363,3 @@ def geo_bias_ssi(
         params=params,
     )
 
-
-# ----------------------------------------------------------------------------------------------------
-# Regional metrics
-# ----------------------------------------------------------------------------------------------------
-def worst_region(
-    lonlat: np.ndarray,
-    per_sample: np.ndarray | Sequence[np.ndarray],
-    reduce: str = "mean",
-    higher_is_better: bool = True,
-    nside: int | None = None,
-    min_count: int = 30,
-) -> tuple[float, int, int]:
-    """Score each equal-area HEALPix cell and return the worst one.
-
-    Args:
-        lonlat: ``(N, 2)`` degrees (non-finite rows ignored).
-        per_sample: for ``reduce="mean"``: ``(N,)`` per-sample values averaged per cell (hit@1 for
-            top-1, |error| for MAE); ``"rmse"``: ``(N,)`` squared errors → √mean per cell;
-            ``"auc"``: a pair ``(labels, scores)`` → AUC per cell (cells need both classes);
-            ``"r2"``: a pair ``(y_true, y_pred)`` → R² per cell.
-        reduce: ``"mean"``, ``"rmse"``, ``"auc"`` or ``"r2"``.
-        higher_is_better: pick the minimum (True) or the maximum (False) cell score.
-        nside: HEALPix resolution (4 → 192 cells of ≈ 1630 km side); ``None`` = the finest of
-            16, 8, 4, 2, 1 at which at least half of the points lie in cells holding ≥ ``min_count``
-            points (a function of the locations only, so equal for every model on one test set).
-        min_count: cells with fewer points are not scored.
-
-    Returns:
-        ``(score, cell_id, count)``; ``(nan, -1, 0)`` when no cell qualifies.
-    """
-    from .splits import healpix_index
-
-    lonlat = np.asarray(lonlat, dtype=np.float64)
-    finite = np.isfinite(lonlat).all(axis=1)
-    if not finite.any():
-        return float("nan"), -1, 0
-    if nside is None:
-        for nside in (16, 8, 4, 2, 1):
-            _, cnt = np.unique(healpix_index(lonlat[finite], nside), return_counts=True)
-            if cnt[cnt >= min_count].sum() >= 0.5 * finite.sum():
-                break
-    uniq, inv, counts = np.unique(healpix_index(lonlat[finite], nside), return_inverse=True, return_counts=True)
-    if reduce in ("mean", "rmse"):
-        v = np.asarray(per_sample, dtype=np.float64)[finite]
-        sums = np.bincount(inv, weights=v, minlength=len(uniq))
-        scores = sums / counts
-        if reduce == "rmse":
-            scores = np.sqrt(scores)
-    elif reduce in ("auc", "r2"):
-        a, b = (np.asarray(x)[finite] for x in per_sample)
-        order = np.argsort(inv, kind="stable")
-        bounds = np.concatenate([[0], np.cumsum(counts)])
-        fn = auc if reduce == "auc" else r2
-        scores = np.array([fn(a[order[bounds[i]:bounds[i + 1]]], b[order[bounds[i]:bounds[i + 1]]])
-                           for i in range(len(uniq))])  # loop over cells (≤ 12·nside²), not samples
-    else:
-        raise ValueError(f"reduce must be mean, rmse, auc or r2, got {reduce!r}")
-    ok = (counts >= min_count) & np.isfinite(scores)
-    if not ok.any():
-        return float("nan"), -1, 0
-    cand = np.where(ok)[0]
-    j = cand[np.argmin(scores[cand])] if higher_is_better else cand[np.argmax(scores[cand])]
-    return float(scores[j]), int(uniq[j]), int(counts[j])
-
-
-def morans_i(values: np.ndarray, lonlat: np.ndarray, k: int = 8) -> float:
-    """Global Moran's I of ``values`` under binary k-nearest-neighbour weights on the sphere.
-
-    ``I = (N/S₀) Σᵢⱼ wᵢⱼ xᵢ xⱼ / Σᵢ xᵢ²`` with ``x = v − v̄``, ``wᵢⱼ = 1`` if j is one of i's k nearest
-    neighbours (self excluded; great-circle distance), ``S₀ = Σwᵢⱼ = N·k``. Under no spatial
-    autocorrelation ``E[I] = −1/(N−1)``; positive = similar residuals cluster.
-
-    Args:
-        values: ``(N,)`` per-sample residuals (y − ŷ; for classification the error indicator).
-        lonlat: ``(N, 2)`` degrees; rows with non-finite coordinates or values are dropped.
-        k: neighbours per point.
-
-    Returns:
-        Moran's I; NaN with fewer than ``k + 2`` points or constant values.
-    """
-    v = np.asarray(values, dtype=np.float64).ravel()
-    lonlat = np.asarray(lonlat, dtype=np.float64)
-    ok = np.isfinite(lonlat).all(axis=1) & np.isfinite(v)
-    v, lonlat = v[ok], lonlat[ok]
-    n = len(v)
-    if n < k + 2:
-        return float("nan")
-    x = v - v.mean()
-    denom = float(np.sum(x * x))
-    if denom == 0.0:
-        return float("nan")
-    nb = _knn_excluding_self(lonlat_to_unit_xyz(lonlat), k)
-    num = float(np.sum(x * x[nb].sum(axis=1)))
-    return (n / (n * nb.shape[1])) * num / denom
