@@ -1,4 +1,4 @@
-"""Command line: ``geosrl bench`` (run the benchmark), ``geosrl bench merge`` and ``geosrl encoders``.
+"""Command line: ``geosrl bench`` (run the benchmark), ``geosrl bench merge``, ``geosrl pretrain``, ``geosrl encoders``.
 
 Examples::
 
@@ -7,6 +7,8 @@ Examples::
     geosrl bench --tasks land_ocean,elevation --encoders wrap sphere2vec_spherec --seeds 3
     geosrl bench --profile full --shard 2/4 --out results/shard2     # machine 2 of 4
     geosrl bench merge results/full results/shard1 results/shard2 results/shard3 results/shard4
+    geosrl bench --profile fewshot_quick --out results/fewshot      # CSP pre-training, then the few-shot grid
+    geosrl pretrain --config my_pretrain.toml --out runs/pretrain
     geosrl encoders
 """
 
@@ -19,6 +21,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable, Sequence
 
+from geosrl.bench.config import PROFILES
+
 __all__ = ["build_parser", "main"]
 
 Log = Callable[[str], None]
@@ -30,6 +34,7 @@ _EXAMPLES = """examples:
   geosrl bench --profile full --shard 2/4 --out results/shard2    (machine 2 of 4)
   geosrl bench merge results/full results/shard1 results/shard2 results/shard3 results/shard4
   geosrl bench --suite locbench --root ~/locbench --splits published --tasks birdsnap
+  geosrl bench --profile fewshot_quick --out results/fewshot      (pre-train, then the few-shot grid)
 
 outputs in --out: leaderboard.csv, summary.md, run.json, predictions/<cell>.csv, maps/<task>__<split>.png,
 cells/<cell>.json (one per finished cell; what resuming keeps), skipped/, failed/"""
@@ -50,17 +55,25 @@ def build_parser() -> argparse.ArgumentParser:
     merge.add_argument("merge_out", metavar="OUT", type=Path, help="folder to create or extend")
     merge.add_argument("sources", type=Path, nargs="+", help="result folders to join")
     commands.add_parser("encoders", help="list the registered location encoders")
-    from geosrl.pretrain.cli import add_subcommands
-
-    add_subcommands(commands)  # pretrain, fewshot
+    pretrain = commands.add_parser(
+        "pretrain", help="contrastive spatial pre-training (CSP) of a location encoder",
+        description="Pre-train a location encoder against image patches (geosrl.pretrain.train). The few-shot "
+                    "evaluation of a pre-trained encoder is a benchmark profile: geosrl bench --profile fewshot_quick.")
+    pretrain.add_argument("--config", help="TOML or JSON file with the keys of resolve_pretrain_config "
+                                           "(top level or under [pretrain])")
+    pretrain.add_argument("--out", help="output folder (default: runs/pretrain-<profile>); reuse it to resume")
+    pretrain.add_argument("--profile", choices=("quick", "full"), help="override the config's profile")
+    pretrain.add_argument("--device", help="cpu, cuda or auto")
+    pretrain.add_argument("--no-resume", action="store_true", help="ignore finished epochs in the output folder")
     return parser
 
 
 def _add_bench_options(bench: argparse.ArgumentParser) -> None:
     """Flags of ``geosrl bench``; ``None`` defaults mean "as in the profile/config file"."""
     bench.add_argument("--suite", choices=("offline", "locbench"), help="task suite (profile default: offline)")
-    bench.add_argument("--profile", choices=("quick", "full"), default="quick",
-                       help="shipped settings: quick (make bench, < 10 min on 2 cores) or full (default: quick)")
+    bench.add_argument("--profile", choices=PROFILES, default="quick",
+                       help="shipped settings: quick (make bench, < 10 min on 2 cores), full, or the few-shot "
+                            "experiment fewshot_quick / fewshot_full (default: quick)")
     bench.add_argument("--tasks", nargs="+", type=_names, action="extend",
                        help="tasks to run, space- or comma-separated (default: the profile's)")
     bench.add_argument("--encoders", nargs="+", type=_names, action="extend",
@@ -102,8 +115,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "encoders":
             return cmd_encoders(print)
-        if args.command in ("pretrain", "fewshot"):
-            return args.func(args)
+        if args.command == "pretrain":
+            return cmd_pretrain(args, print)
         if args.bench_command == "merge":
             return cmd_merge(args, print)
         return cmd_bench(args, print)
@@ -143,13 +156,14 @@ def cmd_bench(args: argparse.Namespace, log: Log, backend: object | None = None)
 
     config = build_config(args.profile, args.config, bench_overrides(args))
     out = args.out or default_out_dir()
+    out.mkdir(parents=True, exist_ok=True)
     if backend is None:
-        from geosrl.bench.suites import default_backend
+        from geosrl.bench.suites import default_backend, prepare_fewshot
 
+        config = prepare_fewshot(config, out, log)
         backend = default_backend(config)
     started = datetime.now(timezone.utc).isoformat(timespec="seconds")
     clock = time.perf_counter()
-    out.mkdir(parents=True, exist_ok=True)
     _write_run(out, config, status="running", started_at=started)
     try:
         outcome = run_bench(config, out, backend, log=log)
@@ -205,6 +219,23 @@ def cmd_merge(args: argparse.Namespace, log: Log) -> int:
     merged_from = [{"folder": str(src), "shard": run["config"].get("shard"), "git_commit": run.get("git_commit")}
                    for src, run in runs.items()]
     _finish(args.merge_out, config, {"status": "merged", "merged_from": merged_from}, log)
+    return 0
+
+
+def cmd_pretrain(args: argparse.Namespace, log: Log) -> int:
+    """``geosrl pretrain``: run :func:`geosrl.pretrain.train.pretrain` from ``--config`` and the flags."""
+    from geosrl.config import load_config_file
+    from geosrl.pretrain.train import pretrain
+
+    raw = load_config_file(args.config)
+    cfg = dict(raw.get("pretrain", raw))
+    for key in ("profile", "device"):
+        if getattr(args, key):
+            cfg[key] = getattr(args, key)
+    out = args.out or f"runs/pretrain-{cfg.get('profile', 'quick')}"
+    result = pretrain(cfg, out_dir=out, resume=not args.no_resume, log=log)
+    if result.encoder_path is not None:
+        log(f"wrote {result.encoder_path}")
     return 0
 
 

@@ -1,6 +1,5 @@
-"""Tiny pre-train + few-shot smoke run on the real offline data, resumability, subsets and the CLI."""
+"""Tiny pre-train + few-shot smoke run (through geosrl bench) on the real offline data, resumability, subsets, CLI."""
 
-import argparse
 import csv
 import json
 
@@ -8,11 +7,12 @@ import numpy as np
 import pytest
 import torch
 
+from geosrl.bench import store
+from geosrl.cli import build_parser, main
 from geosrl.encoders.checkpoint import load_pretrained
-from geosrl.pretrain.cli import add_subcommands
 from geosrl.pretrain.data import SOURCES, RasterStack, build_pretrain_data, patches_to_float
-from geosrl.pretrain.fewshot import resolve_fewshot_config, run_fewshot, stratified_subset
 from geosrl.pretrain.train import pretrain, resolve_pretrain_config
+from geosrl.tasks.fewshot import resolve_fewshot_config, stratified_subset
 
 pytest.importorskip("h5py")
 pytest.importorskip("PIL")
@@ -81,27 +81,44 @@ def test_pretrain_resume_matches_uninterrupted(pairs, tmp_path):
 def test_fewshot_smoke(pairs, tmp_path):
     data, cache = pairs
     pre = pretrain(TINY, out_dir=tmp_path / "pre", data=data, log=None)
-    cfg = {"pretrained": str(pre.encoder_path), "seeds": [0, 1], "tasks": ["elevation", "country"],
-           "max_samples": 500, "fractions": [0.2, 1.0], "finetune": {"epochs": 1, "min_steps": 3},
-           "probe": {"steps": 5, "negatives_pool": 64}}
-    res = run_fewshot(cfg, out_dir=tmp_path / "fs", log=None)
-    assert len(res["records"]) == 2 * 2 * 2 * 4
-    for name in ("results.csv", "summary.csv", "summary.md", "run.json"):
-        assert (tmp_path / "fs" / name).is_file()
-    rows = list(csv.DictReader(open(tmp_path / "fs" / "summary.csv")))
-    assert {r["method"] for r in rows} == {"scratch", "pretrained_probe", "pretrained_finetune", "geoclip_probe"}
-    assert all(r["n_seeds"] == "2" for r in rows)
-    md = (tmp_path / "fs" / "summary.md").read_text()
-    assert "## elevation (r2)" in md and "git commit" in md
-    assert "## Fine-tuning hyper-parameters chosen on validation" in md
+    config = tmp_path / "fewshot.toml"
+    config.write_text(f"""
+[bench]
+fractions = [0.2, 1.0]
+workers = 1
+[protocol]
+pretrained = "{pre.encoder_path}"
+finetune = {{epochs = 1, min_steps = 3}}
+probe = {{steps = 5, negatives_pool = 64}}
+[task.elevation]
+max_samples = 500
+[task.country]
+max_samples = 500
+""")
+    out = tmp_path / "fs"
+    argv = ["bench", "--profile", "fewshot_quick", "--config", str(config), "--tasks", "elevation,country",
+            "--seeds", "2", "--out", str(out), "--device", "cpu", "--cache-dir", str(cache)]
+    assert main(argv) == 0
+    records = list(store.iter_cell_records(out))
+    assert len(records) == 2 * 2 * 2 * 4
+    for name in ("leaderboard.csv", "summary.md", "run.json"):
+        assert (out / name).is_file()
+    rows = list(csv.DictReader(open(out / "leaderboard.csv")))
+    assert {r["encoder"] for r in rows} == {"scratch", "pretrained_probe", "pretrained_finetune", "geoclip_probe"}
+    assert {r["split"] for r in rows} == {"random · 20% labels", "random · 100% labels"}
+    md = (out / "summary.md").read_text()
+    assert "## elevation · random · 20% labels split" in md and "git commit" in md and "r2 vs scratch" in md
+    assert "## Hyper-parameters chosen on validation" in md
     # the chosen fine-tuning hyper-parameters are recorded per cell, with the same trial budget for both methods
-    res_rows = list(csv.DictReader(open(tmp_path / "fs" / "results.csv")))
-    hp = {r["method"]: json.loads(r["hparams"]) for r in res_rows}
-    assert "encoder_lr_mult" in hp["pretrained_finetune"] and "lr" in hp["scratch"]
-    assert hp["scratch"]["n_trials"] == hp["pretrained_finetune"]["n_trials"] == len(hp["scratch"]["trials"])
+    hp = {r["encoder"]: r["chosen_hparams"] for r in records}
+    assert "encoder_lr_mult" in hp["pretrained_finetune"]["tuned"] and "lr" in hp["scratch"]["tuned"]
+    trials = {r["encoder"]: r["val_trials"] for r in records}
+    assert hp["scratch"]["n_trials"] == hp["pretrained_finetune"]["n_trials"] == len(trials["scratch"])
+    assert hp["scratch"]["pretrained"]["tensors_sha256"] == load_pretrained(pre.encoder_path).card["tensors_sha256"]
     # resumable: a rerun reads every cell back instead of training
-    again = run_fewshot(cfg, out_dir=tmp_path / "fs", log=None)
-    assert [r["seconds"] for r in again["records"]] == [r["seconds"] for r in res["records"]]
+    assert main(argv) == 0
+    again = list(store.iter_cell_records(out))
+    assert [r["wall_seconds"] for r in again] == [r["wall_seconds"] for r in records]
 
 
 def test_stratified_subset():
@@ -122,9 +139,8 @@ def test_configs_and_cli():
     with pytest.raises(ValueError, match="unknown"):
         resolve_fewshot_config({"methods": ["magic"]})
     assert resolve_pretrain_config({"profile": "full"})["encoder"]["embed_dim"] == 256
-    parser = argparse.ArgumentParser()
-    add_subcommands(parser.add_subparsers(dest="command"))
+    parser = build_parser()
     a = parser.parse_args(["pretrain", "--config", "x.toml", "--no-resume"])
-    assert a.config == "x.toml" and a.no_resume and callable(a.func)
-    a = parser.parse_args(["fewshot", "--profile", "full"])
-    assert a.profile == "full" and a.func.__name__ == "cmd_fewshot"
+    assert a.command == "pretrain" and a.config == "x.toml" and a.no_resume
+    a = parser.parse_args(["bench", "--profile", "fewshot_full"])
+    assert a.command == "bench" and a.profile == "fewshot_full"

@@ -9,9 +9,15 @@ A profile (``src/geosrl/bench/profiles/<name>.toml``) has four tables::
     seeds = 3            # a count (seeds 0..N-1) or an explicit list
     splits = ["random", "spatial"]
 
-    [protocol]           # config dict passed to geosrl.tasks.run_task, for every task
-    profile = "quick"    # the protocol's own defaults (geosrl.tasks.common); other keys override them
+    experiment = "encoders"   # "encoders": rank location encoders | "fewshot": CSP few-shot transfer
+    fractions = [0.05, 1.0]   # fewshot only: labelled shares of the training split (a grid axis)
+    reference = "scratch"     # optional: the report adds each row's relative gain over this encoder
+
+    [protocol]           # config dict passed to the protocol (geosrl.tasks.run_task or run_fewshot_cell)
+    profile = "quick"    # the protocol's own defaults (geosrl.tasks.common / .fewshot); other keys override
     embed_dim = 64
+
+    [pretrain]           # fewshot only, when [protocol] pretrained is unset: geosrl.pretrain.train config
 
     [task.<name>]        # per task: loader arguments, and [task.<name>.protocol] overriding [protocol]
     max_samples = 5000
@@ -45,11 +51,13 @@ __all__ = [
     "parse_shard",
 ]
 
-PROFILES = ("quick", "full")
+PROFILES = ("quick", "full", "fewshot_quick", "fewshot_full")
+EXPERIMENTS = ("encoders", "fewshot")
 SUITES = ("offline", "locbench")
 SPLITS = ("random", "spatial", "published")  # "published": LocBench's own train/val/test files
-_BENCH_KEYS = {"suite", "tasks", "encoders", "seeds", "splits", "device", "workers", "shard", "root", "cache_dir"}
-_TOP_KEYS = {"bench", "protocol", "task"}
+_BENCH_KEYS = {"suite", "tasks", "encoders", "seeds", "splits", "device", "workers", "shard", "root", "cache_dir",
+               "experiment", "fractions", "reference"}
+_TOP_KEYS = {"bench", "protocol", "task", "pretrain"}
 _LOADER_KEYS = {"max_samples"}
 
 
@@ -70,6 +78,10 @@ class BenchConfig:
     cache_dir: str | None = None
     protocol: dict[str, Any] = field(default_factory=dict)
     task: dict[str, dict[str, Any]] = field(default_factory=dict)
+    experiment: str = "encoders"
+    fractions: list[float] | None = None
+    reference: str | None = None
+    pretrain: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.validate()
@@ -90,6 +102,14 @@ class BenchConfig:
             raise ConfigError(f"shard {index}/{count}: need 1 <= i <= n")
         if "published" in self.splits and self.suite != "locbench":
             raise ConfigError("the 'published' split exists only in the locbench suite")
+        if self.experiment not in EXPERIMENTS:
+            raise ConfigError(f"unknown experiment {self.experiment!r}; choose one of {list(EXPERIMENTS)}")
+        if self.experiment == "fewshot":
+            if not self.fractions or any(not 0 < f <= 1 for f in self.fractions):
+                raise ConfigError(f"fractions must be a non-empty list of labelled shares in (0, 1], got {self.fractions}")
+        elif self.fractions is not None:
+            raise ConfigError("fractions is an axis of the fewshot experiment only; remove it or set "
+                              "experiment = \"fewshot\"")
         if self.suite == "locbench" and not self.root:
             raise ConfigError("the locbench suite needs --root DIR (the folder holding the LocBench files)")
 
@@ -112,6 +132,9 @@ class BenchConfig:
             "load": self.load_kwargs(task),
             "protocol": self.protocol_for(task),
         }
+        if self.experiment != "encoders":  # few-shot: the checkpoint's hash identifies it, not its path
+            payload = {**payload, "experiment": self.experiment,
+                       "protocol": {k: v for k, v in payload["protocol"].items() if k != "pretrained"}}
         text = json.dumps(payload, sort_keys=True, default=str)
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 
@@ -157,6 +180,10 @@ def build_config(
         cache_dir=bench.get("cache_dir"),
         protocol=dict(raw.get("protocol", {})),
         task={k: dict(v) for k, v in raw.get("task", {}).items()},
+        experiment=bench.get("experiment", "encoders"),
+        fractions=None if bench.get("fractions") is None else [float(f) for f in bench["fractions"]],
+        reference=bench.get("reference"),
+        pretrain=dict(raw.get("pretrain", {})),
     )
 
 

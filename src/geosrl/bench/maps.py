@@ -15,7 +15,8 @@ __all__ = ["plot_predictions_map", "write_maps"]
 
 def write_maps(out: Path, agg: Aggregate, kinds: dict[str, str], records: list[dict[str, Any]]) -> list[Path]:
     """One PNG per (task, split): the best encoder (primary metric, mean over seeds), its lowest seed."""
-    by_key = {(r["task"], r["split"], r["encoder"], r["seed"]): r for r in records}
+    by_key = {(r["task"], store.split_label(r["split"], r.get("fraction")), r["encoder"], r["seed"]): r
+              for r in records}
     paths = []
     for (task, split), table in agg.items():
         primary = primary_metric(kinds[task], metric_columns(table))
@@ -27,7 +28,7 @@ def write_maps(out: Path, agg: Aggregate, kinds: dict[str, str], records: list[d
             continue
         title = (f"{task} · {split} split · best: {best} (seed {seed}, "
                  f"{primary} = {record['metrics'][primary]:.4g})")
-        path = out / "maps" / f"{task}__{split}.png"
+        path = out / "maps" / f"{store.safe_name(task)}__{store.safe_name(split)}.png"
         plot_predictions_map(path, store.read_predictions(csv_path), kinds[task], title,
                              record.get("target_name", ""))
         paths.append(path)

@@ -95,7 +95,8 @@ def leaderboard_rows(records: Iterable[dict[str, Any]]) -> list[tuple[Any, ...]]
     rows = []
     for rec in records:
         for metric, value in rec["metrics"].items():
-            rows.append((rec["task"], rec["encoder"], rec["split"], rec["seed"], metric, value))
+            split = store.split_label(rec["split"], rec.get("fraction"))
+            rows.append((rec["task"], rec["encoder"], split, rec["seed"], metric, value))
     return sorted(rows, key=lambda r: (r[0], r[2], r[1], r[3], r[4]))
 
 
@@ -116,7 +117,8 @@ def aggregate(records: Iterable[dict[str, Any]]) -> tuple[Aggregate, dict[str, s
     kinds: dict[str, str] = {}
     for rec in records:
         kinds[rec["task"]] = rec["kind"]
-        per_encoder = values.setdefault((rec["task"], rec["split"]), {}).setdefault(rec["encoder"], {})
+        split = store.split_label(rec["split"], rec.get("fraction"))
+        per_encoder = values.setdefault((rec["task"], split), {}).setdefault(rec["encoder"], {})
         for metric, value in rec["metrics"].items():
             per_encoder.setdefault(metric, []).append(float(value))
     stats = {key: {enc: {m: Stat.of(v) for m, v in ms.items()} for enc, ms in table.items()}
@@ -162,15 +164,23 @@ def metric_columns(table: Table) -> list[str]:
     return sorted(names, key=key)
 
 
-def render_table(table: Table, kind: str) -> list[str]:
-    """Markdown table of one (task, split): rows = encoders ranked by the primary metric, best marked bold."""
+def render_table(table: Table, kind: str, reference: str | None = None) -> list[str]:
+    """Markdown table of one (task, split): rows = encoders ranked by the primary metric, best marked bold.
+
+    With a ``reference`` encoder present in the table, a column gives each row's relative gain of the
+    primary metric's mean over the reference's, ``(m − m_ref)/|m_ref|``.
+    """
     columns = metric_columns(table)
     primary = primary_metric(kind, columns)
     best = {m: best_encoders(table, m) for m in columns}
-    header = ["encoder", "seeds"] + [f"{m} {_ARROWS.get(metric_direction(m), '')}".strip() for m in columns]
+    ref = table.get(reference, {}).get(primary) if reference else None
+    gain = [f"{primary} vs {reference}"] if ref is not None else []
+    header = ["encoder", "seeds"] + gain + [f"{m} {_ARROWS.get(metric_direction(m), '')}".strip() for m in columns]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for enc in ranked_encoders(table, primary):
         cells = [enc, str(max(s.n for s in table[enc].values()))]
+        if ref is not None:
+            cells.append(_relative_gain(table[enc].get(primary), ref) if enc != reference else "–")
         for m in columns:
             stat = table[enc].get(m)
             text = stat.text() if stat else "–"
@@ -179,7 +189,39 @@ def render_table(table: Table, kind: str) -> list[str]:
     return lines
 
 
-def render_summary(agg: Aggregate, kinds: dict[str, str], run: dict[str, Any]) -> str:
+def _relative_gain(stat: Stat | None, ref: Stat) -> str:
+    """``+12.3%``: relative gain of ``stat``'s mean over ``ref``'s (``–`` when undefined)."""
+    if stat is None or not math.isfinite(stat.mean) or not math.isfinite(ref.mean) or ref.mean == 0:
+        return "–"
+    return f"{(stat.mean - ref.mean) / abs(ref.mean):+.1%}"
+
+
+def render_tuned(records: Iterable[dict[str, Any]]) -> list[str]:
+    """Markdown section: the hyper-parameters each cell chose on validation (``chosen_hparams["tuned"]``).
+
+    One row per (task, split, encoder), the choices listed per seed in seed order; empty when no cell
+    records its tuned values. Shows at a glance when a choice sits at the edge of its grid.
+    """
+    rows: dict[tuple[str, str, str], list[tuple[int, str]]] = {}
+    for rec in records:
+        tuned = rec.get("chosen_hparams", {}).get("tuned")
+        if tuned:
+            key = (rec["task"], store.split_label(rec["split"], rec.get("fraction")), rec["encoder"])
+            text = ", ".join(f"{k}={v:g}" if isinstance(v, (int, float)) else f"{k}={v}" for k, v in tuned.items())
+            rows.setdefault(key, []).append((rec["seed"], text))
+    if not rows:
+        return []
+    lines = ["", "## Hyper-parameters chosen on validation", "",
+             "Chosen on the validation split only, per seed in seed order; every trial's validation score is in "
+             "the cell files (`cells/*.json`, `val_trials`).", "", "| task | split | encoder | chosen |",
+             "|---|---|---|---|"]
+    for (task, split, enc), choices in sorted(rows.items()):
+        lines.append(f"| {task} | {split} | {enc} | {'; '.join(t for _, t in sorted(choices))} |")
+    return lines
+
+
+def render_summary(agg: Aggregate, kinds: dict[str, str], run: dict[str, Any],
+                   records: Iterable[dict[str, Any]] = ()) -> str:
     """The whole ``summary.md``: a header, one table per (task, split), then skipped and failed work."""
     config = run.get("config", {})
     lines = [
@@ -197,7 +239,8 @@ def render_summary(agg: Aggregate, kinds: dict[str, str], run: dict[str, Any]) -
     tasks = run.get("tasks", {})
     for (task, split), table in agg.items():
         lines += ["", f"## {task} · {split} split ({_describe(kinds[task], tasks.get(task, {}))})", ""]
-        lines += render_table(table, kinds[task])
+        lines += render_table(table, kinds[task], config.get("reference"))
+    lines += render_tuned(records)
     lines += _render_problems(run)
     return "\n".join(lines) + "\n"
 
@@ -233,10 +276,11 @@ def _render_problems(run: dict[str, Any]) -> list[str]:
     return lines
 
 
-def write_summary(out: Path, agg: Aggregate, kinds: dict[str, str], run: dict[str, Any]) -> Path:
+def write_summary(out: Path, agg: Aggregate, kinds: dict[str, str], run: dict[str, Any],
+                  records: Iterable[dict[str, Any]] = ()) -> Path:
     """Write ``summary.md``."""
     path = out / "summary.md"
-    store.atomic_write_text(path, render_summary(agg, kinds, run))
+    store.atomic_write_text(path, render_summary(agg, kinds, run, records))
     return path
 
 
@@ -264,7 +308,7 @@ def write_reports(out: Path, run: dict[str, Any], maps: bool = True) -> tuple[Ag
     records = list(store.iter_cell_records(out))
     agg, kinds = aggregate(records)
     write_leaderboard(out, records)
-    write_summary(out, agg, kinds, run)
+    write_summary(out, agg, kinds, run, records)
     if maps and records:
         from .maps import write_maps
 

@@ -32,7 +32,8 @@ class Backend:
     Attributes:
         list_tasks: names of the suite's tasks.
         load_task: ``load_task(name, **load_kwargs) -> TaskData``.
-        run_task: ``run_task(data, encoder, split, seed, config, device=...) -> TaskResult``.
+        run_task: ``run_task(data, encoder, split, seed, config, device=...[, fraction=...]) -> TaskResult``
+            (``fraction`` only in grids with a label-fraction axis).
         list_encoders: names of the available encoders.
         skip_errors: exceptions of ``load_task`` that mean "data unavailable, skip this task"; they may carry
             ``reason`` and ``install_hint`` attributes.
@@ -57,9 +58,11 @@ class BenchOutcome:
     skipped: dict[str, str] = field(default_factory=dict)
 
 
-def build_grid(tasks: Iterable[str], encoders: Iterable[str], splits: Iterable[str], seeds: Iterable[int]) -> list[Cell]:
-    """Every (task, encoder, split, seed) combination, in sorted (canonical) order."""
-    return sorted(Cell(t, e, sp, s) for t in tasks for e in encoders for sp in splits for s in seeds)
+def build_grid(tasks: Iterable[str], encoders: Iterable[str], splits: Iterable[str], seeds: Iterable[int],
+               fractions: Iterable[float] | None = None) -> list[Cell]:
+    """Every (task, encoder, split, seed[, label fraction]) combination, in sorted (canonical) order."""
+    shares = [None] if fractions is None else [float(f) for f in fractions]
+    return sorted(Cell(t, e, sp, s, f) for t in tasks for e in encoders for sp in splits for s in seeds for f in shares)
 
 
 def shard_cells(cells: list[Cell], index: int, count: int) -> list[Cell]:
@@ -90,7 +93,7 @@ def run_bench(config: BenchConfig, out: Path, backend: Backend, log: Log = print
     out = Path(out)
     tasks = resolve_names(config.tasks, backend.list_tasks(), "tasks")
     encoders = resolve_names(config.encoders, backend.list_encoders(), "encoders")
-    grid = shard_cells(build_grid(tasks, encoders, config.splits, config.seeds), *config.shard)
+    grid = shard_cells(build_grid(tasks, encoders, config.splits, config.seeds, config.fractions), *config.shard)
     check_fingerprints(out, config, grid)
     outcome = BenchOutcome(out=out, grid=grid)
     outcome.resumed = [c for c in grid if store.cell_done(out, c)]
@@ -178,8 +181,9 @@ def execute_cell(cell: Cell, data: Any, config: BenchConfig, out: Path, backend:
     """Run one cell and store it; a raising protocol is recorded as a failure, not propagated."""
     start = time.perf_counter()
     try:
+        extra = {} if cell.fraction is None else {"fraction": cell.fraction}
         result = backend.run_task(data, cell.encoder, cell.split, cell.seed, config.protocol_for(cell.task),
-                                  device=device_for(config))
+                                  device=device_for(config), **extra)
         record = _cell_record(cell, data, config, result, time.perf_counter() - start)
         store.write_cell(out, cell, record, result.predictions)
     except Exception:
@@ -196,6 +200,7 @@ def _cell_record(cell: Cell, data: Any, config: BenchConfig, result: Any, second
         "encoder": cell.encoder,
         "split": cell.split,
         "seed": cell.seed,
+        **({} if cell.fraction is None else {"fraction": cell.fraction}),
         "kind": data.kind,
         "target_name": getattr(data, "target_name", ""),
         "n_samples": len(data.lonlat),
@@ -203,6 +208,7 @@ def _cell_record(cell: Cell, data: Any, config: BenchConfig, result: Any, second
         "metrics": {k: float(v) for k, v in result.metrics.items()},
         "val_metrics": {k: float(v) for k, v in result.val_metrics.items()},
         "chosen_hparams": result.chosen_hparams,
+        "val_trials": getattr(result, "info", {}).get("val_trials", []),
         "train_seconds": float(result.train_seconds),
         "wall_seconds": seconds,
         "device": device_for(config),

@@ -28,6 +28,8 @@ import numpy as np
 
 __all__ = [
     "Cell",
+    "safe_name",
+    "split_label",
     "atomic_write_text",
     "cell_done",
     "cell_path",
@@ -57,16 +59,35 @@ class Cell:
     encoder: str
     split: str
     seed: int
+    #: labelled share of the training split (few-shot experiments); ``None`` = all labels, no axis
+    fraction: float | None = None
 
     @property
     def cell_id(self) -> str:
-        """File-name-safe identifier, e.g. ``land_ocean__wrap__spatial__s0``."""
+        """File-name-safe identifier, e.g. ``land_ocean__wrap__spatial__s0`` (few-shot: ``…__s0__f0.05``)."""
         parts = (self.task, self.encoder, self.split, f"s{self.seed}")
-        return "__".join(_UNSAFE.sub("-", p) for p in parts)
+        if self.fraction is not None:
+            parts += (f"f{self.fraction:g}",)
+        return "__".join(safe_name(p) for p in parts)
+
+    @property
+    def split_label(self) -> str:
+        """The split, with the label fraction when there is one: ``random`` or ``random · 5% labels``."""
+        return split_label(self.split, self.fraction)
 
     def label(self) -> str:
         """Human-readable form for progress lines."""
-        return f"{self.task} · {self.encoder} · {self.split} · seed {self.seed}"
+        return f"{self.task} · {self.encoder} · {self.split_label} · seed {self.seed}"
+
+
+def safe_name(text: str) -> str:
+    """``text`` with every character outside ``[A-Za-z0-9_.+=-]`` replaced by ``-`` (for file names)."""
+    return _UNSAFE.sub("-", text)
+
+
+def split_label(split: str, fraction: float | None) -> str:
+    """``random`` or, with a label fraction, ``random · 5% labels`` (the report's grouping key)."""
+    return split if fraction is None else f"{split} · {fraction:.0%} labels"
 
 
 def atomic_write_text(path: Path, text: str) -> None:
@@ -128,13 +149,13 @@ def clear_failure(out: Path, cell: Cell) -> None:
 
 def write_skip(out: Path, task: str, reason: str, install_hint: str = "") -> None:
     """Record that ``task`` was skipped because its data is unavailable."""
-    name = _UNSAFE.sub("-", task)
+    name = safe_name(task)
     write_json(out / "skipped" / f"{name}.json", {"task": task, "reason": reason, "install_hint": install_hint})
 
 
 def clear_skip(out: Path, task: str) -> None:
     """Drop an earlier skip record of ``task`` once its data has loaded."""
-    (out / "skipped" / f"{_UNSAFE.sub('-', task)}.json").unlink(missing_ok=True)
+    (out / "skipped" / f"{safe_name(task)}.json").unlink(missing_ok=True)
 
 
 def read_skips(out: Path) -> list[dict[str, str]]:
@@ -186,7 +207,8 @@ def read_predictions(path: Path) -> dict[str, np.ndarray]:
 
 def _cell_keys(cell: Cell) -> dict[str, Any]:
     """The grid coordinates of ``cell`` as a dict."""
-    return {"task": cell.task, "encoder": cell.encoder, "split": cell.split, "seed": cell.seed}
+    keys = {"task": cell.task, "encoder": cell.encoder, "split": cell.split, "seed": cell.seed}
+    return keys if cell.fraction is None else {**keys, "fraction": cell.fraction}
 
 
 def _json_default(value: Any) -> Any:

@@ -1,21 +1,33 @@
-"""The real :class:`~geosrl.bench.runner.Backend` of each suite, wired to geosrl's datasets and protocols."""
+"""The real :class:`~geosrl.bench.runner.Backend` of each suite and experiment, wired to geosrl's data and protocols."""
 
 from __future__ import annotations
 
+import dataclasses
 from functools import partial
+from pathlib import Path
+from typing import Callable
 
 from .config import BenchConfig
 from .runner import Backend
 
-__all__ = ["default_backend"]
+__all__ = ["default_backend", "fewshot_methods", "prepare_fewshot"]
+
+
+def fewshot_methods() -> list[str]:
+    """The "encoders" of a few-shot grid: the methods of :mod:`geosrl.tasks.fewshot`."""
+    from geosrl.tasks.fewshot import METHODS
+
+    return list(METHODS)
 
 
 def default_backend(config: BenchConfig) -> Backend:
-    """Backend of ``config.suite``: its task list and loader, its protocol runner, the encoder registry.
+    """Backend of ``config``: its suite's task list and loader, the experiment's protocol and encoder names.
 
-    Offline tasks: :func:`geosrl.datasets.load_offline_task` (derived samples cached under ``cache_dir``) and
-    :func:`geosrl.tasks.run_task`; LocBench: :mod:`geosrl.bench.locbench_suite`. A missing data package or
-    file (:class:`~geosrl.datasets.DataUnavailableError`) skips the task with its reason.
+    Offline tasks: :func:`geosrl.datasets.load_offline_task` (derived samples cached under ``cache_dir``);
+    LocBench: :mod:`geosrl.bench.locbench_suite`. Experiment ``encoders`` runs :func:`geosrl.tasks.run_task`
+    over the encoder registry; ``fewshot`` runs :func:`geosrl.tasks.fewshot.run_fewshot_cell` over the
+    few-shot methods. A missing data package or file (:class:`~geosrl.datasets.DataUnavailableError`)
+    skips the task with its reason.
     """
     import geosrl
     from geosrl.datasets import DataUnavailableError
@@ -24,19 +36,43 @@ def default_backend(config: BenchConfig) -> Backend:
         from geosrl.datasets import list_offline_tasks, load_offline_task
         from geosrl.tasks import run_task
 
-        return Backend(
-            list_tasks=list_offline_tasks,
-            load_task=partial(load_offline_task, cache_dir=config.cache_dir),
-            run_task=run_task,
-            list_encoders=geosrl.list_encoders,
-            skip_errors=(DataUnavailableError,),
-        )
-    from geosrl.bench import locbench_suite
+        list_tasks, load_task = list_offline_tasks, partial(load_offline_task, cache_dir=config.cache_dir)
+    else:
+        from geosrl.bench import locbench_suite
 
-    return Backend(
-        list_tasks=locbench_suite.list_tasks,
-        load_task=partial(locbench_suite.load_task, root=config.root),
-        run_task=locbench_suite.run_task,
-        list_encoders=geosrl.list_encoders,
-        skip_errors=(DataUnavailableError,),
-    )
+        list_tasks, load_task = locbench_suite.list_tasks, partial(locbench_suite.load_task, root=config.root)
+        run_task = locbench_suite.run_task
+    if config.experiment == "fewshot":
+        from geosrl.tasks.fewshot import run_fewshot_cell
+
+        return Backend(list_tasks=list_tasks, load_task=load_task, run_task=run_fewshot_cell,
+                       list_encoders=fewshot_methods, skip_errors=(DataUnavailableError,))
+    return Backend(list_tasks=list_tasks, load_task=load_task, run_task=run_task, list_encoders=geosrl.list_encoders,
+                   skip_errors=(DataUnavailableError,))
+
+
+def prepare_fewshot(config: BenchConfig, out: Path, log: Callable[[str], None] = print) -> BenchConfig:
+    """The few-shot ``config`` with its pre-trained encoder fixed: ``[protocol] pretrained`` and its hash.
+
+    Without ``[protocol] pretrained``, the location encoder is pre-trained first with the ``[pretrain]``
+    table into ``OUT/pretrain`` (resumable, like the grid). The checkpoint's ``tensors_sha256`` enters
+    the cells' fingerprint, so a resumed or merged run refuses cells made with another encoder.
+    Other experiments are returned unchanged.
+    """
+    if config.experiment != "fewshot":
+        return config
+    from geosrl.encoders import read_card
+
+    source = config.protocol.get("pretrained")
+    if not source:
+        from geosrl.pretrain.train import pretrain
+
+        pcfg = dict(config.pretrain)
+        pcfg.setdefault("seed", 0)
+        if config.cache_dir is not None:
+            pcfg.setdefault("data", {}).setdefault("cache_dir", config.cache_dir)
+        log(f"pre-training the location encoder into {Path(out) / 'pretrain'} (resumable)")
+        source = str(pretrain(pcfg, out_dir=Path(out) / "pretrain", resume=True, log=log).encoder_path)
+    sha = read_card(source).get("tensors_sha256")
+    protocol = {**config.protocol, "pretrained": str(source), "pretrained_sha256": sha}
+    return dataclasses.replace(config, protocol=protocol)

@@ -11,8 +11,8 @@ A task whose package is missing raises :class:`DataUnavailableError` (``.reason`
 ``.install_hint``). LocBench loaders live in :mod:`geosrl.datasets.locbench`.
 """
 
-from . import locbench
-from .base import DataUnavailableError, DatasetNotFoundError, TaskData
+from . import locbench, sources
+from .base import DataUnavailableError, DatasetNotFoundError, TaskData, as_lonlat, north_first_index
 from .cache import default_cache_dir
 from .offline import OFFLINE_TASKS, check_offline_task, list_offline_tasks, load_offline_task
 
@@ -21,9 +21,12 @@ __all__ = [
     "DataUnavailableError",
     "DatasetNotFoundError",
     "TaskData",
+    "as_lonlat",
     "check_offline_task",
     "default_cache_dir",
     "list_offline_tasks",
     "load_offline_task",
     "locbench",
+    "north_first_index",
+    "sources",
 ]

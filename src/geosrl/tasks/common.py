@@ -252,14 +252,12 @@ def subsample(idx: np.ndarray, max_n: int | None, rng: np.random.Generator) -> n
 
 
 def lonlat_tensor(lonlat: np.ndarray, device) -> torch.Tensor:
-    return torch.as_tensor(np.asarray(lonlat, dtype=np.float32), device=device)
+    """``(N, 2)`` (lon, lat) degrees as a float64 tensor on ``device``.
 
-
-@torch.no_grad()
-def embed(enc: nn.Module, ll: torch.Tensor, batch: int) -> torch.Tensor:
-    """Embeddings of ``(N, 2)`` locations in chunks (eval mode), ``(N, E)``."""
-    out = [enc(ll[s:s + batch]) for s in range(0, len(ll), batch)]
-    return torch.cat(out) if out else torch.zeros(0, 1, device=ll.device)
+    Coordinates stay float64 up to the encoding, which forms its phases in float64 and writes its
+    features in the network's dtype; an encoder given as a module or factory must accept float64 input.
+    """
+    return torch.as_tensor(np.asarray(lonlat, dtype=np.float64), device=device)
 
 
 class Timer:

@@ -37,6 +37,7 @@ from .common import (
     suffixed,
 )
 from .imagery import image_probs
+from .training import adam, positive_negative_logits, train_epochs
 
 __all__ = ["GeoPriorModel", "balanced_epoch_indices", "run_classification"]
 
@@ -81,22 +82,17 @@ def _train(model: GeoPriorModel, ll: torch.Tensor, y: torch.Tensor, y_np: np.nda
            seed: int, device: torch.device) -> None:
     rng = np.random.default_rng(seed)
     gen = torch.Generator(device=device).manual_seed(seed)
-    opt = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=float(cfg["weight_decay"]))
-    sched = torch.optim.lr_scheduler.ExponentialLR(opt, gamma=float(cfg["lr_decay"]))
-    bs = int(cfg["batch_size"])
-    model.train()
-    for _ in range(int(cfg["epochs"])):
-        order = torch.as_tensor(balanced_epoch_indices(y_np, cfg["max_per_class"], rng), device=device)
-        for s in range(0, len(order), bs):
-            b = order[s:s + bs]
-            rand = uniform_lonlat(len(b), generator=gen, device=device, dtype=ll.dtype)
-            logits = model(torch.cat([ll[b], rand]))
-            loss = presence_absence_loss(logits[: len(b)], y[b], logits[len(b):], pos_weight=cfg["pos_weight"])
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-        sched.step()
-    model.eval()
+
+    def epoch_order() -> torch.Tensor:
+        return torch.as_tensor(balanced_epoch_indices(y_np, cfg["max_per_class"], rng), device=device)
+
+    def batch_loss(b: torch.Tensor) -> torch.Tensor:
+        rand = uniform_lonlat(len(b), generator=gen, device=device, dtype=ll.dtype)
+        pos, neg = positive_negative_logits(model, ll[b], rand)
+        return presence_absence_loss(pos, y[b], neg, pos_weight=cfg["pos_weight"])
+
+    train_epochs(model, adam(model.parameters(), lr, cfg["weight_decay"]), int(cfg["epochs"]), int(cfg["batch_size"]),
+                 epoch_order, batch_loss, float(cfg["lr_decay"]))
 
 
 @torch.no_grad()
@@ -208,7 +204,7 @@ def run_classification(data, encoder, split_name: str, idx: dict[str, np.ndarray
     hp = {"lr": lr, "lr_grid": list(cfg["lr_grid"]), "epochs": int(cfg["epochs"]), "batch_size": int(cfg["batch_size"]),
           "embed_dim": int(cfg["embed_dim"]), "pos_weight": float(c if cfg["pos_weight"] is None else cfg["pos_weight"]),
           "max_per_class": cfg["max_per_class"], "n_train": int(len(train)), "split": split_name,
-          "encoder": encoder_name(encoder), "protocol": "geoprior", **img_info}
+          "encoder": encoder_name(encoder), "protocol": "geoprior", "tuned": {"lr": lr}, **img_info}
     return TaskResult(metrics=suffixed(by_variant), val_metrics=val_metrics, predictions=preds,
                       chosen_hparams=hp, train_seconds=timer.seconds,
                       info={"val_trials": [{"lr": t[3], **t[5]} for t in trials]})

@@ -31,6 +31,7 @@ from .. import metrics as M
 from ..sphere import uniform_lonlat
 from ..losses import an_full_loss
 from ..metrics.spatial import spatial_metrics
+from .training import adam, positive_negative_logits, train_epochs
 from .common import TaskResult, Timer, build_encoder, encoder_name, lonlat_tensor, subsample, suffixed
 
 __all__ = ["auc_contribution", "run_presence_only"]
@@ -79,27 +80,22 @@ def po_epochs(n_pos: int, cfg: dict) -> int:
 def _train(model, ll_pos, neg_pool, kind: str, lr: float, cfg: dict, seed: int, device) -> None:
     gen = torch.Generator(device=device).manual_seed(seed)
     cpu_gen = torch.Generator().manual_seed(seed)
-    opt = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=float(cfg["weight_decay"]))
-    sched = torch.optim.lr_scheduler.ExponentialLR(opt, gamma=float(cfg["lr_decay"]))
-    bs = int(cfg["po_batch_size"] or cfg["batch_size"])
     n = len(ll_pos)
-    model.train()
-    for _ in range(po_epochs(n, cfg)):
-        perm = torch.randperm(n, generator=cpu_gen).to(device)
-        for s in range(0, n, bs):
-            b = perm[s:s + bs]
-            if kind == "uniform":
-                rand = uniform_lonlat(len(b), generator=gen, device=device, dtype=ll_pos.dtype)
-            else:
-                rand = neg_pool[torch.randint(len(neg_pool), (len(b),), generator=cpu_gen).to(device)]
-            logits = model(torch.cat([ll_pos[b], rand]))
-            zeros = torch.zeros(len(b), dtype=torch.long, device=device)
-            loss = an_full_loss(logits[: len(b)], zeros, logits[len(b):], pos_weight=po_pos_weight(cfg))
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-        sched.step()
-    model.eval()
+
+    def epoch_order() -> torch.Tensor:
+        return torch.randperm(n, generator=cpu_gen).to(device)
+
+    def batch_loss(b: torch.Tensor) -> torch.Tensor:
+        if kind == "uniform":
+            rand = uniform_lonlat(len(b), generator=gen, device=device, dtype=ll_pos.dtype)
+        else:
+            rand = neg_pool[torch.randint(len(neg_pool), (len(b),), generator=cpu_gen).to(device)]
+        pos, neg = positive_negative_logits(model, ll_pos[b], rand)
+        zeros = torch.zeros(len(b), dtype=torch.long, device=device)
+        return an_full_loss(pos, zeros, neg, pos_weight=po_pos_weight(cfg))
+
+    train_epochs(model, adam(model.parameters(), lr, cfg["weight_decay"]), po_epochs(n, cfg),
+                 int(cfg["po_batch_size"] or cfg["batch_size"]), epoch_order, batch_loss, float(cfg["lr_decay"]))
 
 
 @torch.no_grad()
@@ -167,6 +163,6 @@ def run_presence_only(data, encoder, split_name: str, idx: dict[str, np.ndarray]
           "epochs": po_epochs(len(pos), cfg), "batch_size": int(cfg["po_batch_size"] or cfg["batch_size"]),
           "embed_dim": int(cfg["embed_dim"]), "pos_weight": po_pos_weight(cfg), "n_train_presences": int(len(pos)),
           "n_background_pool": 0 if neg_pool is None else int(len(neg_pool)), "split": split_name,
-          "encoder": encoder_name(encoder), "protocol": "presence_only_an_full"}
+          "encoder": encoder_name(encoder), "protocol": "presence_only_an_full", "tuned": {"lr": lr, "negatives": neg}}
     return TaskResult(metrics=suffixed(metrics), val_metrics={"auc": val_auc}, predictions=preds, chosen_hparams=hp,
                       train_seconds=timer.seconds, info={"val_trials": trials})

@@ -25,6 +25,7 @@ from torch import nn
 from .. import metrics as M
 from ..losses import mse_loss
 from ..metrics.spatial import spatial_metrics
+from .training import adam, train_epochs
 from .common import TaskResult, Timer, build_encoder, encoder_name, lonlat_tensor, subsample, suffixed
 
 __all__ = ["RegressionModel", "run_regression"]
@@ -82,23 +83,16 @@ def _fit_predict(variant: str, encoder, cfg: dict, seed: int, lr: float, ll_tr, 
                             list(cfg["image_hidden"]), float(cfg["dropout"])).to(device)
     use_img = img_dim is not None
     use_loc = enc is not None
-    opt = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=float(cfg["weight_decay"]))
-    sched = torch.optim.lr_scheduler.ExponentialLR(opt, gamma=float(cfg["lr_decay"]))
     gen = torch.Generator().manual_seed(seed)
-    bs = int(cfg["batch_size"])
-    n = len(y_tr)
-    model.train()
-    for _ in range(int(cfg["epochs"])):
-        perm = torch.randperm(n, generator=gen).to(device)
-        for s in range(0, n, bs):
-            b = perm[s:s + bs]
-            pred = model(ll_tr[b] if use_loc else None, f_tr[b] if use_img else None)
-            loss = mse_loss(pred, y_tr[b])
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-        sched.step()
-    model.eval()
+
+    def epoch_order() -> torch.Tensor:
+        return torch.randperm(len(y_tr), generator=gen).to(device)
+
+    def batch_loss(b: torch.Tensor) -> torch.Tensor:
+        return mse_loss(model(ll_tr[b] if use_loc else None, f_tr[b] if use_img else None), y_tr[b])
+
+    train_epochs(model, adam(model.parameters(), lr, cfg["weight_decay"]), int(cfg["epochs"]), int(cfg["batch_size"]),
+                 epoch_order, batch_loss, float(cfg["lr_decay"]))
     outs = []
     eb = int(cfg["eval_batch_size"])
     with torch.no_grad():
@@ -173,6 +167,6 @@ def run_regression(data, encoder, split_name: str, idx: dict[str, np.ndarray], s
           "epochs": int(cfg["epochs"]), "batch_size": int(cfg["batch_size"]), "embed_dim": int(cfg["embed_dim"]),
           "regress_dim": int(cfg["regress_dim"]), "head_hidden": list(cfg["head_hidden"]),
           "n_train": int(len(train)), "split": split_name, "encoder": encoder_name(encoder), "protocol": "regression",
-          "target_mean": y_mean, "target_std": y_std}
+          "target_mean": y_mean, "target_std": y_std, "tuned": {f"lr{v}": chosen[v] for v in variants}}
     return TaskResult(metrics=suffixed(by_variant), val_metrics=val_metrics, predictions=preds, chosen_hparams=hp,
                       train_seconds=timer.seconds, info={"val_trials": trials})

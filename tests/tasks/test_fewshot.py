@@ -7,8 +7,9 @@ import pytest
 import torch
 
 from geosrl.encoders.checkpoint import build_from_architecture
-from geosrl.pretrain.fewshot import (FEWSHOT_FULL, FEWSHOT_QUICK, _finetune_trials, _render_chosen, _run_cell,
-                                     _train_end_to_end, resolve_fewshot_config)
+from geosrl.bench.report import render_tuned
+from geosrl.tasks.fewshot import (FEWSHOT_FULL, FEWSHOT_QUICK, _finetune_trials, _run_cell, _train_end_to_end,
+                                  resolve_fewshot_config)
 
 ARCH = {"builder": "geosrl.create_encoder", "name": "sphere2vec_spherec_plus", "embed_dim": 8, "net": "ffn",
         "net_kwargs": {"hidden_dim": 16, "num_hidden_layers": 1, "dropout": 0.3},
@@ -27,7 +28,7 @@ def _encoder(seed=0):
 def data():
     rng = np.random.default_rng(0)
     n = 300
-    ll = np.stack([rng.uniform(-180, 180, n), rng.uniform(-60, 60, n)], 1).astype(np.float32)
+    ll = np.stack([rng.uniform(-180, 180, n), rng.uniform(-60, 60, n)], 1)
     idx = {"train": np.arange(0, 200), "val": np.arange(200, 250), "test": np.arange(250, 300)}
     y_reg = np.sin(np.radians(ll[:, 1])) * 3 + 0.1 * rng.normal(size=n)
     y_cls = (ll[:, 0] > 0).astype(np.int64) + 2 * (ll[:, 1] > 0)
@@ -55,9 +56,9 @@ def test_choice_ignores_test_labels(data, kind, method):
     def run(yy):
         feats = None
         if method == "pretrained_probe":
-            from geosrl.pretrain.fewshot import _embed
+            from geosrl.tasks.fewshot import _embed
             feats = {"all": _embed(pre, ll), "rand": _embed(pre, ll[:64])}
-        return _run_cell(method, kind, ll, yy, sub, idx, n_out, ARCH, pre, feats, FC, PC, 0, torch.device("cpu"))
+        return _run_cell(method, kind, ll, yy, sub, idx, n_out, ARCH, pre, feats, FC, PC, 0, torch.device("cpu"))[:3]
 
     tm, vm, hp = run(y)
     tm2, vm2, hp2 = run(_scramble_test(y, idx))
@@ -73,7 +74,7 @@ def test_choice_ignores_test_labels(data, kind, method):
 
 def test_choice_follows_validation(data, monkeypatch):
     """Selection is a pure function of the validation scores: rig them and the rigged trial wins."""
-    import geosrl.pretrain.fewshot as fs
+    import geosrl.tasks.fewshot as fs
 
     ll, idx, ys = data
     calls = {"n": 0}
@@ -87,7 +88,7 @@ def test_choice_follows_validation(data, monkeypatch):
         return m
 
     monkeypatch.setattr(fs, "_score_one", rigged)
-    _, _, hp = _run_cell("pretrained_finetune", "regression", ll, ys["regression"], idx["train"], idx, 1, ARCH,
+    _, _, hp, _ = _run_cell("pretrained_finetune", "regression", ll, ys["regression"], idx["train"], idx, 1, ARCH,
                          _encoder(5), None, FC, PC, 0, torch.device("cpu"))
     assert hp["encoder_lr_mult"] == 0.1 and [t["val_r2"] for t in hp["trials"]] == [-1.0, 1.0, -1.0]
 
@@ -119,7 +120,7 @@ def test_mult_one_matches_single_group(data):
     a = _train_end_to_end(copy.deepcopy(pre).train(), 8, "regression", x, y, 1, 2e-3, FC, 0, encoder_lr_mult=1.0)
     # reference: the pre-change single-group loop
     import math
-    from geosrl.pretrain.fewshot import _Head
+    from geosrl.tasks.fewshot import _Head
     torch.manual_seed(0)
     ref = _Head(copy.deepcopy(pre).train(), 8, 1)
     opt = torch.optim.Adam(ref.parameters(), lr=2e-3)
@@ -146,18 +147,26 @@ def test_equal_trial_budgets_in_profiles():
         assert 0.0 in fc["encoder_lr_mult_grid"] and 1.0 in fc["encoder_lr_mult_grid"]
     cfg = resolve_fewshot_config({"finetune": {"encoder_lr_mult_grid": [1.0]}})
     assert cfg["finetune"]["scratch_lr_grid"] == FEWSHOT_QUICK["finetune"]["scratch_lr_grid"]
-    recs = [{"task": "t", "method": "pretrained_finetune", "fraction": 0.05, "seed": s,
-             "hparams": {"lr": 2e-3, "encoder_lr_mult": m}} for s, m in ((1, 0.0), (0, 0.1))]
-    md = "\n".join(_render_chosen(resolve_fewshot_config({}), recs, ["t"], [0.05]))
-    assert "| t | pretrained_finetune | 0.002/×0.1, 0.002/×0 |" in md
+    recs = [{"task": "t", "encoder": "pretrained_finetune", "split": "random", "fraction": 0.05, "seed": s,
+             "chosen_hparams": {"tuned": {"lr": 2e-3, "encoder_lr_mult": m}}} for s, m in ((1, 0.0), (0, 0.1))]
+    md = "\n".join(render_tuned(recs))
+    assert ("| t | random · 5% labels | pretrained_finetune | lr=0.002, encoder_lr_mult=0.1; "
+            "lr=0.002, encoder_lr_mult=0 |") in md
 
 
 def test_resume_rejects_cells_from_another_grid():
-    from geosrl.pretrain.fewshot import _same_trials
+    """A few-shot cell stores its config's fingerprint: another fine-tuning grid is another fingerprint
+    (the runner refuses to resume or merge across it), another checkpoint path with the same tensors is not."""
+    from geosrl.bench.config import build_config
 
-    rec = {"hparams": {"lr": 2e-3, "encoder_lr_mult": 1.0, "n_trials": 3,
-                       "trials": [{"lr": 2e-3, "encoder_lr_mult": m, "val_r2": 0.1} for m in (1.0, 0.1, 0.0)]}}
-    assert _same_trials(rec, "pretrained_finetune", FC)
-    assert not _same_trials(rec, "pretrained_finetune", dict(FC, lr_grid=[2e-3, 2e-2]))
-    assert not _same_trials({"hparams": {"lr": 2e-3}}, "scratch", FC)  # a cell from before the grid search
-    assert _same_trials({"hparams": {"ridge_lambda": 1.0}}, "pretrained_probe", FC)
+    base = build_config("fewshot_quick")
+    other_grid = build_config("fewshot_quick")
+    other_grid.protocol["finetune"] = dict(FC, lr_grid=[2e-3, 2e-2])
+    same_weights = build_config("fewshot_quick")
+    base.protocol.update(pretrained="a/enc.safetensors", pretrained_sha256="abc")
+    same_weights.protocol.update(pretrained="b/enc.safetensors", pretrained_sha256="abc")
+    assert base.fingerprint("country") != other_grid.fingerprint("country")
+    assert base.fingerprint("country") == same_weights.fingerprint("country")
+    other_weights = build_config("fewshot_quick")
+    other_weights.protocol.update(pretrained="a/enc.safetensors", pretrained_sha256="def")
+    assert base.fingerprint("country") != other_weights.fingerprint("country")
