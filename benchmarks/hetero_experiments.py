@@ -132,11 +132,11 @@ def run_benchmark_tasks(seeds, n_samples, out_dir, log) -> dict:
 
 def tabular_air_temperature():
     """(lonlat (N, 2), elevation km (N, 1), temperature K (N,)) at land grid nodes."""
-    from geosrl.datasets.elevation import ALTITUDE_FILE, MODULE, lookup_altitude, read_altitude_grid
-    from geosrl.datasets.locate import package_file
+    from geosrl.datasets.elevation import lookup_altitude
+    from geosrl.datasets.sources import load_altitude_codes
 
     data = load_offline_task("air_temperature", max_samples=27_458, seed=0)
-    grid = read_altitude_grid(package_file(MODULE, ALTITUDE_FILE, "elevation"))
+    grid = load_altitude_codes("hetero_experiments")
     el = lookup_altitude(data.lonlat, grid)
     land = np.isfinite(el)
     return data.lonlat[land], el[land, None] / 1000.0, data.target[land]

@@ -8,6 +8,7 @@ import torch
 from scipy.stats import norm
 
 from geosrl import metrics as M
+from geosrl.sphere import lonlat_to_xyz
 from geosrl.metrics.geo_bias import _rotation_to
 
 
@@ -87,7 +88,7 @@ def test_null_moments_reference_example():
 
 def _six_points():
     # equator at lon 0, 1, 3, 6, 10, 15: nearest neighbours (k=1) 0->1, 1->0, 2->1, 3->2, 4->3, 5->4
-    return M.lonlat_to_unit_xyz(equator([0, 1, 3, 6, 10, 15]))
+    return lonlat_to_xyz(equator([0, 1, 3, 6, 10, 15]))
 
 
 # Independent references for ssi_local: brute-force k-NN on the full distance matrix, a dense W,
@@ -170,7 +171,7 @@ def test_ssi_local_marked_by_hand():
 def test_ssi_local_matches_brute_force_reference(null):
     # three- and four-valued marks exercise the off-diagonal variance terms; values columns at once
     rng = np.random.default_rng(3)
-    xyz = M.lonlat_to_unit_xyz(np.stack([rng.uniform(0, 2, 80), rng.uniform(40, 42, 80)], 1))
+    xyz = lonlat_to_xyz(np.stack([rng.uniform(0, 2, 80), rng.uniform(40, 42, 80)], 1))
     vals = np.zeros((80, 3))
     vals[:30, 0] = 1.0
     vals[:30, 1] = rng.choice([-1.0, 1.0], 30)
@@ -190,7 +191,7 @@ def test_ssi_legacy_cap_saturates_at_minus_log_1e_256(null):
     rng = np.random.default_rng(4)
     g = np.stack(np.meshgrid(np.linspace(0, 2, 30), np.linspace(40, 42, 30)), -1).reshape(-1, 2)
     g += rng.uniform(-0.01, 0.01, g.shape)
-    xyz, z = M.lonlat_to_unit_xyz(g), (g[:, 0] < 0.3).astype(float)
+    xyz, z = lonlat_to_xyz(g), (g[:, 0] < 0.3).astype(float)
     exact = M.ssi_local(xyz, z, k=4, null=null)[0]
     assert exact > 745 and exact == pytest.approx(_ssi_reference(xyz, z, 4, null), rel=1e-9)
     assert M.ssi_local(xyz, z, k=4, null=null, legacy_cap=True)[0] == pytest.approx(-math.log(1e-256), rel=1e-15)
@@ -215,7 +216,7 @@ def test_geo_bias_single_point_equals_local_composition():
     bg = M.background_grid(1, 100 / 6371)
     lon, lat = math.radians(30), math.radians(45)
     rot = _rotation_to(lon, lat)
-    pts = np.concatenate([M.lonlat_to_unit_xyz(ll), bg @ rot.T])
+    pts = np.concatenate([lonlat_to_xyz(ll), bg @ rot.T])
     # the rotated rings are centred on the point
     assert np.allclose(np.arccos(np.clip(pts[1:] @ pts[0], -1, 1))[:7], np.arccos(bg[:7, 2]))
     vals = np.zeros(21)

@@ -11,6 +11,7 @@ on first use (``geosrl.hetero.…`` works without importing it first).
 import importlib
 
 from .coords import CoordinateError, validate_lonlat
+from .version import __version__
 from .encoders import (
     CheckpointError,
     LocationEncoder,
@@ -23,7 +24,6 @@ from .encoders import (
     save_pretrained,
 )
 
-__version__ = "0.1.0"
 
 _SUBPACKAGES = ("bench", "datasets", "geometry", "hetero", "metrics", "pretrain", "tasks")
 

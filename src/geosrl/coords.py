@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import torch
 
 __all__ = [
     "CoordinateError",
+    "as_lonlat",
     "check_lonlat_shape",
     "validate_lonlat",
     "lonlat_to_radians",
@@ -92,3 +94,27 @@ def _raise_coordinate_error(flat: torch.Tensor) -> None:
 def lonlat_to_radians(lonlat: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Return ``(lon_rad, lat_rad)``, each ``(...)``, from ``(..., 2)`` degrees."""
     return lonlat[..., 0] * DEG2RAD, lonlat[..., 1] * DEG2RAD
+
+
+def as_lonlat(lonlat, name: str = "lonlat", allow_nan_rows: bool = False) -> np.ndarray:
+    """``lonlat`` (array-like or tensor) as a validated C-contiguous ``(N, 2)`` float64 NumPy array.
+
+    The host-side entry of NumPy-based code (datasets, estimators): the same checks as
+    :func:`validate_lonlat`. ``allow_nan_rows`` lets rows that are entirely NaN (missing locations) through.
+
+    Raises:
+        CoordinateError: not numeric, not ``(N, 2)``, non-finite, out of range or (lat, lon)-swapped values.
+    """
+    if isinstance(lonlat, torch.Tensor):
+        lonlat = lonlat.detach().cpu().numpy()
+    try:
+        arr = np.ascontiguousarray(np.asarray(lonlat, dtype=np.float64))
+    except (TypeError, ValueError) as exc:
+        raise CoordinateError(f"{name} must be numeric (N, 2) (lon, lat) degrees: {exc}") from None
+    if arr.size == 0:
+        arr = arr.reshape(0, 2)
+    if arr.ndim != 2 or arr.shape[1] != 2:
+        raise CoordinateError(f"{name} must have shape (N, 2) with (lon, lat) in degrees, got {arr.shape}")
+    check = arr[~np.isnan(arr).all(axis=1)] if allow_nan_rows else arr
+    validate_lonlat(torch.from_numpy(check))
+    return arr

@@ -5,8 +5,9 @@ rebind a name to another class (timm silently overwrites), ``names(filter)`` lis
 names, ``get(name)`` returns a class with an error listing the choices, and ``create(name, **kw)``
 builds one, dropping keyword arguments equal to ``None`` so that config files can leave a value unset.
 
-Registration happens when the module defining a class is imported; ``loader`` (a callable importing
-those modules) runs before any lookup, so a registry is complete whatever was imported first.
+Registration happens when the module defining a class is imported: the package holding a registry
+imports all its members in its ``__init__`` (Python runs a package's ``__init__`` before any of its
+modules), so a registry is complete whatever was imported first, without import cycles.
 """
 
 from __future__ import annotations
@@ -20,9 +21,8 @@ __all__ = ["Registry"]
 class Registry:
     """Name → class table of one kind of object (``what`` is used in error messages)."""
 
-    def __init__(self, what: str, loader: Callable[[], None] | None = None) -> None:
+    def __init__(self, what: str) -> None:
         self.what = what
-        self._loader = loader
         self._classes: dict[str, type] = {}
 
     def register(self, name: str) -> Callable[[type], type]:
@@ -39,12 +39,10 @@ class Registry:
 
     def names(self, filter: str = "*") -> list[str]:
         """Sorted registered names matching the fnmatch pattern ``filter``."""
-        self._load()
         return sorted(n for n in self._classes if fnmatch.fnmatch(n, filter))
 
     def get(self, name: str) -> type:
         """The class registered as ``name``; ``ValueError`` naming the choices otherwise."""
-        self._load()
         try:
             return self._classes[name]
         except (KeyError, TypeError):
@@ -53,8 +51,3 @@ class Registry:
     def create(self, name: str, **kwargs: Any) -> Any:
         """``get(name)(**kwargs)`` with ``None``-valued keyword arguments dropped."""
         return self.get(name)(**{k: v for k, v in kwargs.items() if v is not None})
-
-    def _load(self) -> None:
-        if self._loader is not None:
-            loader, self._loader = self._loader, None
-            loader()

@@ -5,7 +5,8 @@ import pytest
 
 from geosrl.coords import CoordinateError
 from geosrl.datasets import DataUnavailableError, DatasetNotFoundError, TaskData
-from geosrl.datasets.base import as_lonlat, north_first_index
+from geosrl.coords import as_lonlat
+from geosrl.datasets.base import north_first_index
 
 
 def test_taskdata_validates_shapes_and_classes():

@@ -8,25 +8,24 @@ from typing import Any
 import numpy as np
 
 from . import store
-from .report import Aggregate, metric_columns, primary_metric, ranked_encoders
 
 __all__ = ["plot_predictions_map", "write_maps"]
 
 
-def write_maps(out: Path, agg: Aggregate, kinds: dict[str, str], records: list[dict[str, Any]]) -> list[Path]:
-    """One PNG per (task, split): the best encoder (primary metric, mean over seeds), its lowest seed."""
+def write_maps(out: Path, best: dict[tuple[str, str], tuple[str, str]], kinds: dict[str, str],
+               records: list[dict[str, Any]]) -> list[Path]:
+    """One PNG per (task, split) of ``best`` = {(task, split label): (best encoder, primary metric)}: the best
+    encoder's test predictions and errors, from its lowest seed."""
     by_key = {(r["task"], store.split_label(r["split"], r.get("fraction")), r["encoder"], r["seed"]): r
               for r in records}
     paths = []
-    for (task, split), table in agg.items():
-        primary = primary_metric(kinds[task], metric_columns(table))
-        best = ranked_encoders(table, primary)[0]
-        seed = min(s for (t, sp, e, s) in by_key if (t, sp, e) == (task, split, best))
-        record = by_key[(task, split, best, seed)]
+    for (task, split), (encoder, primary) in best.items():
+        seed = min(s for (t, sp, e, s) in by_key if (t, sp, e) == (task, split, encoder))
+        record = by_key[(task, split, encoder, seed)]
         csv_path = store.predictions_path(out, record["cell_id"])
         if not csv_path.is_file():
             continue
-        title = (f"{task} · {split} split · best: {best} (seed {seed}, "
+        title = (f"{task} · {split} split · best: {encoder} (seed {seed}, "
                  f"{primary} = {record['metrics'][primary]:.4g})")
         path = out / "maps" / f"{store.safe_name(task)}__{store.safe_name(split)}.png"
         plot_predictions_map(path, store.read_predictions(csv_path), kinds[task], title,

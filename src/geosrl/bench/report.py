@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from . import store
+from .maps import write_maps
 
 __all__ = [
     "LEADERBOARD_COLUMNS",
@@ -310,7 +311,9 @@ def write_reports(out: Path, run: dict[str, Any], maps: bool = True) -> tuple[Ag
     write_leaderboard(out, records)
     write_summary(out, agg, kinds, run, records)
     if maps and records:
-        from .maps import write_maps
-
-        write_maps(out, agg, kinds, records)
+        best = {}
+        for (task, split), table in agg.items():
+            primary = primary_metric(kinds[task], metric_columns(table))
+            best[(task, split)] = (ranked_encoders(table, primary)[0], primary)
+        write_maps(out, best, kinds, records)
     return agg, kinds

@@ -12,7 +12,7 @@ A task whose package is missing raises :class:`DataUnavailableError` (``.reason`
 """
 
 from . import locbench, sources
-from .base import DataUnavailableError, DatasetNotFoundError, TaskData, as_lonlat, north_first_index
+from .base import DataUnavailableError, DatasetNotFoundError, TaskData, north_first_index
 from .cache import default_cache_dir
 from .offline import OFFLINE_TASKS, check_offline_task, list_offline_tasks, load_offline_task
 
@@ -21,7 +21,6 @@ __all__ = [
     "DataUnavailableError",
     "DatasetNotFoundError",
     "TaskData",
-    "as_lonlat",
     "check_offline_task",
     "default_cache_dir",
     "list_offline_tasks",

@@ -20,7 +20,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .base import TaskData, as_lonlat
+from ..coords import as_lonlat
+from .base import TaskData
 from .locate import PACKAGES, package_file, package_version
 
 __all__ = ["MODULE", "PP_FILES", "PPField", "build", "grid_lonlat", "lookup_pp", "read_pp"]

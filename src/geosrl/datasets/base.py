@@ -15,7 +15,6 @@ __all__ = [
     "DataUnavailableError",
     "DatasetNotFoundError",
     "TaskData",
-    "as_lonlat",
 ]
 
 TASK_KINDS = ("classification", "regression", "presence_only")
@@ -135,33 +134,6 @@ class TaskData:
             background_lonlat=self.background_lonlat,
             metadata=dict(self.metadata),
         )
-
-
-def as_lonlat(lonlat, allow_nan_rows: bool = False) -> np.ndarray:
-    """Return ``lonlat`` as a C-contiguous ``(N, 2)`` float64 array after validation.
-
-    Args:
-        lonlat: array-like ``(N, 2)`` of ``(lon, lat)`` degrees.
-        allow_nan_rows: if True, rows that are entirely NaN (missing locations) are allowed
-            and the others are validated.
-
-    Raises:
-        geosrl.CoordinateError: out-of-range, swapped or non-finite coordinates.
-    """
-    import torch
-
-    from ..coords import validate_lonlat
-
-    arr = np.ascontiguousarray(np.asarray(lonlat, dtype=np.float64))
-    if arr.size == 0:
-        arr = arr.reshape(0, 2)
-    if arr.ndim != 2:
-        raise ValueError(f"lonlat must have shape (N, 2), got {arr.shape}")
-    check = arr
-    if allow_nan_rows:
-        check = arr[~np.isnan(arr).all(axis=1)]
-    validate_lonlat(torch.from_numpy(check))
-    return arr
 
 
 def north_first_index(lonlat: np.ndarray, nrows: int, ncols: int) -> tuple[np.ndarray, np.ndarray]:

@@ -16,8 +16,9 @@ from pathlib import Path
 
 import numpy as np
 
+from ..coords import as_lonlat
 from ..sphere import uniform_lonlat_numpy
-from .base import TaskData, as_lonlat
+from .base import TaskData
 from .locate import PACKAGES, package_dir, package_file, package_version
 
 __all__ = ["MODULE", "CountryPolygons", "build", "label_points", "load_country_polygons", "sample_country_points"]

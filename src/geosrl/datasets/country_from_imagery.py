@@ -15,7 +15,8 @@ from pathlib import Path
 import numpy as np
 
 from . import country as _country
-from .base import TaskData, as_lonlat, north_first_index
+from ..coords import as_lonlat
+from .base import TaskData, north_first_index
 from .locate import PACKAGES, package_file, package_version
 
 __all__ = ["BMNG_FILE", "MODULE", "build", "extract_patches", "lookup_bmng_rgb", "read_bmng"]

@@ -14,8 +14,9 @@ from pathlib import Path
 
 import numpy as np
 
+from ..coords import as_lonlat
 from ..sphere import uniform_lonlat_numpy
-from .base import TaskData, as_lonlat, north_first_index
+from .base import TaskData, north_first_index
 from .locate import PACKAGES, package_file, package_version
 
 __all__ = ["MASK_FILE", "MODULE", "build", "lookup_ocean", "mask_path"]

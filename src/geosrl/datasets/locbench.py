@@ -32,7 +32,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .base import DataUnavailableError, DatasetNotFoundError, TaskData, as_lonlat
+from ..coords import as_lonlat
+from .base import DataUnavailableError, DatasetNotFoundError, TaskData
 
 __all__ = ["LOCBENCH", "LocBenchDataset", "list_locbench_datasets", "load_locbench", "DatasetNotFoundError"]
 

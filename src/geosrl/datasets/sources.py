@@ -13,7 +13,8 @@ from pathlib import Path
 import numpy as np
 
 from . import city_population, country_from_imagery, elevation
-from .base import DataUnavailableError, as_lonlat
+from ..coords import as_lonlat
+from .base import DataUnavailableError
 from .locate import PACKAGES, package_file, package_version
 
 __all__ = ["ALTITUDE_NODATA", "load_altitude_codes", "load_blue_marble", "load_city_locations",

@@ -36,6 +36,7 @@ import torch
 from torch import nn
 
 from ..config import git_commit, merge_config
+from ..version import __version__
 
 __all__ = [
     "ARCH_ATTR",
@@ -254,8 +255,6 @@ def save_pretrained(model: nn.Module, path: str | Path, meta: dict[str, Any] | N
         CheckpointError: architecture unknown, or meta not JSON-serialisable.
     """
     from safetensors.torch import save_file
-
-    from .. import __version__
 
     meta = dict(meta or {})
     if "architecture" in meta:

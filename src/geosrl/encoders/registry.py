@@ -11,11 +11,8 @@ from ..registry import Registry
 __all__ = ["ENCODERS", "create_positional_encoding", "get_encoder_class", "list_encoders", "register_encoder"]
 
 
-def _load_position_encodings() -> None:
-    from . import positional  # noqa: F401  (importing registers every position encoding)
-
-
-ENCODERS = Registry("encoder", loader=_load_position_encodings)
+#: filled by the modules of :mod:`geosrl.encoders.positional`, which ``geosrl.encoders`` imports
+ENCODERS = Registry("encoder")
 
 
 def register_encoder(name: str) -> Callable[[type], type]:

@@ -11,11 +11,8 @@ from ..registry import Registry
 __all__ = ["GEOMETRY_ENCODERS", "create_geometry_encoder", "list_geometry_encoders", "register_geometry_encoder"]
 
 
-def _load_geometry_encoders() -> None:
-    from . import nuft, raster_cnn, resnet1d  # noqa: F401  (importing registers the encoders)
-
-
-GEOMETRY_ENCODERS = Registry("geometry encoder", loader=_load_geometry_encoders)
+#: filled by :mod:`.nuft`, :mod:`.raster_cnn` and :mod:`.resnet1d`, which ``geosrl.geometry`` imports
+GEOMETRY_ENCODERS = Registry("geometry encoder")
 
 
 def register_geometry_encoder(name: str) -> Callable[[type[nn.Module]], type[nn.Module]]:

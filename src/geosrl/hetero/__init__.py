@@ -9,7 +9,7 @@
     m.regions(lonlat_new)                 # (M,) region ids in [0, m.n_regions_)
     m.split_log_                          # every split test: p-value, held-out losses, accepted or why not
 
-Modules: :mod:`~geosrl.hetero.model` (estimators), :mod:`~geosrl.hetero.split_test` (STAR-like
+Modules: :mod:`~geosrl.hetero.model` (estimators), :mod:`~geosrl.hetero.region_tree` (STAR-like
 split-and-test), :mod:`~geosrl.hetero.partition` (cell → region lookup, border blending),
 :mod:`~geosrl.hetero.cells` (HEALPix/H3 cells, polygon zones), :mod:`~geosrl.hetero.heads`
 (per-region heads), :mod:`~geosrl.hetero.stats` (paired split test), :mod:`~geosrl.hetero.gwr`
@@ -22,7 +22,7 @@ from .gwr import GWRModel, MGWRModel
 from .heads import Head, LogisticHead, MLPHead, RidgeHead
 from .model import PARTITIONS, FixedZoneModel, GlobalModel, HeterogeneityAwareModel
 from .partition import Partition
-from .split_test import RegionNode
+from .region_tree import RegionNode
 from .stats import SplitTestResult, paired_split_test
 
 __all__ = [

@@ -25,7 +25,8 @@ from __future__ import annotations
 import numpy as np
 
 from ..sphere import great_circle_km
-from .inputs import check_features, check_lonlat, check_target
+from ..coords import as_lonlat
+from .inputs import check_features, check_target
 
 __all__ = ["GWRModel", "MGWRModel", "kernel_weights"]
 
@@ -72,7 +73,7 @@ def kernel_weights(points: np.ndarray, data: np.ndarray, bw: float, kernel: str 
 
 class _GWRBase:
     def _prep(self, lonlat, y, features):
-        coords = check_lonlat(lonlat) if self.spherical else np.asarray(lonlat, dtype=np.float64)
+        coords = as_lonlat(lonlat) if self.spherical else np.asarray(lonlat, dtype=np.float64)
         if coords.ndim != 2 or coords.shape[1] != 2:
             raise ValueError(f"coordinates must have shape (N, 2), got {coords.shape}")
         n = len(coords)
@@ -85,7 +86,7 @@ class _GWRBase:
         return coords, y, X
 
     def _coords(self, lonlat):
-        c = check_lonlat(lonlat) if self.spherical else np.asarray(lonlat, dtype=np.float64)
+        c = as_lonlat(lonlat) if self.spherical else np.asarray(lonlat, dtype=np.float64)
         if c.ndim != 2 or c.shape[1] != 2:
             raise ValueError(f"coordinates must have shape (N, 2), got {c.shape}")
         return c

@@ -1,6 +1,6 @@
 """Input checking shared by the heterogeneity-aware estimators.
 
-Every public ``fit``/``predict`` funnels its arguments through :func:`check_lonlat`,
+Every public ``fit``/``predict`` funnels its arguments through :func:`geosrl.coords.as_lonlat`,
 :func:`check_target` and :func:`check_features`, so bad input fails early with a message that names
 the argument, the expected shape and the offending rows.
 """
@@ -11,38 +11,13 @@ import numpy as np
 
 from ..coords import CoordinateError
 
-__all__ = ["check_lonlat", "check_target", "check_features", "infer_task"]
+__all__ = ["check_target", "check_features", "infer_task"]
 
 
 def _first(idx: np.ndarray, k: int = 5) -> str:
     idx = np.asarray(idx).ravel()
     more = f" (and {len(idx) - k} more)" if len(idx) > k else ""
     return ", ".join(str(int(i)) for i in idx[:k]) + more
-
-
-def check_lonlat(lonlat, name: str = "lonlat") -> np.ndarray:
-    """Return ``lonlat`` as a ``(N, 2)`` float64 array of (lon, lat) degrees, or raise.
-
-    Raises:
-        CoordinateError (a ValueError): wrong shape, non-finite values, |lat| > 90 or |lon| > 180.
-    """
-    try:
-        a = np.asarray(lonlat.detach().cpu().numpy() if hasattr(lonlat, "detach") else lonlat, dtype=np.float64)
-    except (TypeError, ValueError) as e:
-        raise CoordinateError(f"{name} must be numeric (N, 2) (lon, lat) degrees: {e}") from None
-    if a.ndim != 2 or a.shape[1] != 2:
-        raise CoordinateError(f"{name} must have shape (N, 2) with (lon, lat) in degrees, got {a.shape}")
-    bad = ~np.isfinite(a).all(axis=1)
-    if bad.any():
-        raise CoordinateError(f"{name} has non-finite values in rows {_first(np.where(bad)[0])}")
-    if (np.abs(a[:, 1]) > 90).any():
-        raise CoordinateError(
-            f"{name}: latitude (column 1) outside [-90, 90] in rows {_first(np.where(np.abs(a[:, 1]) > 90)[0])}; "
-            "geosrl expects (lon, lat) degrees")
-    if (np.abs(a[:, 0]) > 180).any():
-        raise CoordinateError(
-            f"{name}: longitude (column 0) outside [-180, 180] in rows {_first(np.where(np.abs(a[:, 0]) > 180)[0])}")
-    return a
 
 
 def check_target(y, n: int, task: str) -> np.ndarray:

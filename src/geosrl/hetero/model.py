@@ -9,7 +9,7 @@ only be captured by the partition — as in STAR.
 Partitions (``partition=``):
 
 * ``"split_test"`` (default): data-driven hierarchical bi-partitioning with a held-out paired test
-  (:mod:`geosrl.hetero.split_test`) over cells of ``cell_grid``/``cell_resolution``.
+  (:mod:`geosrl.hetero.region_tree`) over cells of ``cell_grid``/``cell_resolution``.
 * ``"zones"``: fixed zones, one model per zone (SVANN-like): HEALPix/H3 cells at
   ``zone_resolution``, or ``zones=[shapely polygons]``. Zones with fewer than ``min_region_size``
   training samples, and zones without training data at prediction time, are served by the global
@@ -33,9 +33,10 @@ from ..encoders import create_positional_encoding
 from .cells import CellGrid, PolygonZones, make_cells
 from .heads import Head, make_head, single_thread
 from ..sphere import lonlat_to_xyz
-from .inputs import check_features, check_lonlat, check_target, infer_task
+from ..coords import as_lonlat
+from .inputs import check_features, check_target, infer_task
 from .partition import Partition, cell_centroids
-from .split_test import RegionNode, grow_split_test, refit_tree
+from .region_tree import RegionNode, grow_split_test, refit_tree
 
 __all__ = ["HeterogeneityAwareModel", "GlobalModel", "FixedZoneModel", "PARTITIONS"]
 
@@ -68,7 +69,7 @@ class HeterogeneityAwareModel:
         test_method: ``"cluster_t"``, ``"sample"`` or ``"wilcoxon"`` (:func:`~geosrl.hetero.stats.paired_split_test`).
         min_effect: minimum relative held-out loss improvement for a split (STAR's effect threshold).
         n_refine: coordinate-ascent rounds per split.
-        smooth_k: neighbourhood size (cells) for the split search (:func:`~geosrl.hetero.split_test.grow_split_test`).
+        smooth_k: neighbourhood size (cells) for the split search (:func:`~geosrl.hetero.region_tree.grow_split_test`).
         refit: after growing, refit every region on all its training samples (fit + held-out).
         blend_k, blend_km: optional soft borders (``blend_k = 0``: hard borders).
         batch_size: encoder batch size.
@@ -170,7 +171,7 @@ class HeterogeneityAwareModel:
                 fewer than ``2 * min_region_size`` samples — too few to split.
         """
         self._check_params()
-        lonlat = check_lonlat(lonlat)
+        lonlat = as_lonlat(lonlat)
         n = len(lonlat)
         task = infer_task(np.asarray(y.detach().cpu().numpy() if hasattr(y, "detach") else y), self.task)
         y = check_target(y, n, task)
@@ -304,7 +305,7 @@ class HeterogeneityAwareModel:
         self._check_fitted()
         if prior not in ("root", "nearest"):
             raise ValueError(f"prior must be 'root' or 'nearest', got {prior!r}")
-        lonlat = check_lonlat(lonlat)
+        lonlat = as_lonlat(lonlat)
         y = check_target(y, len(lonlat), self.task_)
         features = check_features(features, len(lonlat), self.n_features_in_ or None)
         if len(lonlat) == 0:
@@ -355,11 +356,11 @@ class HeterogeneityAwareModel:
         """``(N,)`` int64 region id in ``[0, n_regions_)`` of each location (hard lookup; names in
         ``region_names_``). Every location gets exactly one region, seen or unseen."""
         self._check_fitted()
-        return self.partition_.regions(check_lonlat(lonlat))
+        return self.partition_.regions(as_lonlat(lonlat))
 
     def _raw_predict(self, lonlat, features) -> np.ndarray:
         self._check_fitted()
-        lonlat = check_lonlat(lonlat)
+        lonlat = as_lonlat(lonlat)
         features = check_features(features, len(lonlat), self.n_features_in_ or None)
         X = self._design(lonlat, features)
         k = 1 if self.task_ == "regression" else len(self.classes_)

@@ -16,19 +16,19 @@ from typing import Any
 
 import numpy as np
 
+from ..sphere import EARTH_RADIUS_KM, lonlat_to_xyz
+
 __all__ = [
     "EARTH_RADIUS_KM",
     "SSI_LEGACY_CAP",
     "SSIResult",
     "background_grid",
     "geo_bias_ssi",
-    "lonlat_to_unit_xyz",
     "ssi_local",
     "ssi_null_moments",
     "ssi_statistic",
 ]
 
-EARTH_RADIUS_KM = 6371.0
 #: −ln(1e-256): the value at which PyGBS's ``-log(p + 1e-256)`` saturates.
 SSI_LEGACY_CAP = 256.0 * math.log(10.0)
 
@@ -36,18 +36,6 @@ SSI_LEGACY_CAP = 256.0 * math.log(10.0)
 # ----------------------------------------------------------------------------------------------------
 # Geometry helpers
 # ----------------------------------------------------------------------------------------------------
-# TODO(sphere): use geosrl.sphere.lonlat_to_xyz
-def _lonlat_to_xyz(lonlat: np.ndarray) -> np.ndarray:
-    """``(N, 2)`` (lon, lat) degrees → ``(N, 3)`` unit vectors (x toward lon 0, z toward the north pole)."""
-    lonlat = np.asarray(lonlat, dtype=np.float64)
-    lon, lat = np.radians(lonlat[:, 0]), np.radians(lonlat[:, 1])
-    cl = np.cos(lat)
-    return np.stack([cl * np.cos(lon), cl * np.sin(lon), np.sin(lat)], axis=1)
-
-
-lonlat_to_unit_xyz = _lonlat_to_xyz  # public name of geosrl.metrics, kept
-
-
 def _chord(angle_rad: float) -> float:
     """Chord length on the unit sphere for a great-circle angle (monotone, so k-NN sets agree)."""
     return 2.0 * math.sin(min(angle_rad, math.pi) / 2.0)
@@ -314,7 +302,7 @@ def geo_bias_ssi(
         return SSIResult(float("nan"), nan_v, np.zeros(0), np.zeros((0, n_marks)), np.zeros(0, np.int64),
                          float("nan"), nan_v, float("nan"), nan_v, params)
 
-    xyz = _lonlat_to_xyz(pts)
+    xyz = lonlat_to_xyz(pts)
     centres = np.arange(n_pts)
     if max_centres is not None and n_pts > max_centres:
         centres = np.sort(np.random.default_rng(seed).choice(n_pts, size=max_centres, replace=False))

@@ -12,8 +12,8 @@ from typing import Sequence
 
 import numpy as np
 
-# TODO(sphere): use geosrl.sphere.lonlat_to_xyz instead of _lonlat_to_xyz
-from .geo_bias import _knn_excluding_self, _lonlat_to_xyz, geo_bias_ssi
+from ..sphere import lonlat_to_xyz
+from .geo_bias import _knn_excluding_self, geo_bias_ssi
 from .ranking import auc
 from .regression import r2
 
@@ -107,7 +107,7 @@ def morans_i(values: np.ndarray, lonlat: np.ndarray, k: int = 8) -> float:
     denom = float(np.sum(x * x))
     if denom == 0.0:
         return float("nan")
-    nb = _knn_excluding_self(_lonlat_to_xyz(lonlat), k)
+    nb = _knn_excluding_self(lonlat_to_xyz(lonlat), k)
     num = float(np.sum(x * x[nb].sum(axis=1)))
     return (n / (n * nb.shape[1])) * num / denom
 

@@ -24,9 +24,9 @@ import torch
 from torch import nn
 
 from .. import metrics as M
-from ..sphere import uniform_lonlat
 from ..losses import presence_absence_loss
 from ..metrics.spatial import spatial_metrics
+from ..sphere import uniform_lonlat
 from .common import (
     TaskResult,
     Timer,

@@ -28,9 +28,9 @@ from scipy.stats import rankdata
 from torch import nn
 
 from .. import metrics as M
-from ..sphere import uniform_lonlat
 from ..losses import an_full_loss
 from ..metrics.spatial import spatial_metrics
+from ..sphere import uniform_lonlat
 from .training import adam, positive_negative_logits, train_epochs
 from .common import TaskResult, Timer, build_encoder, encoder_name, lonlat_tensor, subsample, suffixed
 
