@@ -29,7 +29,7 @@ import copy
 import numpy as np
 import torch
 
-from ..encoders import create_positional_encoding
+from ..encoders import create_positional_encoding, embed_locations
 from .cells import CellGrid, PolygonZones, make_cells
 from .heads import Head, make_head, single_thread
 from ..sphere import lonlat_to_xyz
@@ -137,12 +137,11 @@ class HeterogeneityAwareModel:
     def _raw_embed(self, lonlat: np.ndarray) -> np.ndarray:
         params = list(self.encoder_.parameters())
         dtype = params[0].dtype if params else torch.float64
-        outs = []
-        with torch.no_grad(), single_thread():
-            for s in range(0, len(lonlat), int(self.batch_size)):
-                t = torch.as_tensor(lonlat[s:s + int(self.batch_size)], dtype=dtype)
-                outs.append(self.encoder_(t).reshape(len(t), -1).double().cpu().numpy())
-        return np.concatenate(outs, axis=0) if outs else np.zeros((0, 0))
+        if len(lonlat) == 0:
+            return np.zeros((0, 0))
+        with single_thread():
+            emb = embed_locations(self.encoder_, torch.as_tensor(lonlat, dtype=dtype), int(self.batch_size))
+        return emb.reshape(len(lonlat), -1).double().cpu().numpy()
 
     def _design(self, lonlat: np.ndarray, features: np.ndarray | None) -> np.ndarray:
         E = (self._raw_embed(lonlat) - self.emb_mean_) / self.emb_std_
