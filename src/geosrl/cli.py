@@ -15,6 +15,7 @@ Examples::
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from datetime import datetime, timezone
@@ -101,17 +102,23 @@ def _names_flat(text: str) -> list[str]:
 
 def _positive(text: str) -> int:
     """A positive integer argument."""
-    value = int(text)
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a whole number >= 1, got {text!r}") from None
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
     return value
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``geosrl`` console script; returns the exit status."""
-    args = build_parser().parse_args(argv)
-    from geosrl.config import ConfigError
+    """Entry point of the ``geosrl`` console script; returns the exit status.
 
+    A user mistake (bad flag value, config, data, checkpoint or folder) prints one ``geosrl: error: …``
+    line and exits 2; anything else that fails prints one line too and exits 1 (``GEOSRL_DEBUG=1`` re-raises
+    it with its traceback). Argument-parsing errors exit 2 with argparse's usage message.
+    """
+    args = build_parser().parse_args(argv)
     try:
         if args.command == "encoders":
             return cmd_encoders(print)
@@ -120,9 +127,24 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.bench_command == "merge":
             return cmd_merge(args, print)
         return cmd_bench(args, print)
-    except ConfigError as exc:
-        print(f"geosrl: error: {exc}", file=sys.stderr)
-        return 2
+    except Exception as exc:  # one line, never a traceback
+        if os.environ.get("GEOSRL_DEBUG"):
+            raise
+        user_error = isinstance(exc, _user_errors())
+        kind = "" if user_error else f"unexpected {type(exc).__name__}: "
+        print(f"geosrl: error: {kind}{exc}".splitlines()[0] if str(exc) else f"geosrl: error: {type(exc).__name__}",
+              file=sys.stderr)
+        return 2 if user_error else 1
+
+
+def _user_errors() -> tuple[type[BaseException], ...]:
+    """Exceptions that mean "the user asked for something impossible": config, data, checkpoint, files."""
+    from geosrl.config import ConfigError
+    from geosrl.coords import CoordinateError
+    from geosrl.datasets.base import DataUnavailableError, DatasetFormatError
+    from geosrl.encoders.checkpoint import CheckpointError
+
+    return (ConfigError, CoordinateError, DataUnavailableError, DatasetFormatError, CheckpointError, OSError)
 
 
 def bench_overrides(args: argparse.Namespace) -> dict[str, object]:
@@ -151,26 +173,47 @@ def cmd_bench(args: argparse.Namespace, log: Log, backend: object | None = None)
 
     ``backend`` replaces the real datasets/protocols (tests inject fakes here).
     """
+    from geosrl.bench import store
     from geosrl.bench.config import build_config, default_out_dir
-    from geosrl.bench.runner import run_bench
+    from geosrl.bench.runner import check_device, run_bench
 
     config = build_config(args.profile, args.config, bench_overrides(args))
-    out = args.out or default_out_dir()
-    out.mkdir(parents=True, exist_ok=True)
-    if backend is None:
-        from geosrl.bench.suites import default_backend, prepare_fewshot
+    check_device(config)
+    out = store.claim_results_dir(args.out if args.out is not None else default_out_dir())
+    with store.locked(out):
+        return _run_and_report(config, out, log, backend)
 
-        config = prepare_fewshot(config, out, log)
-        backend = default_backend(config)
+
+def _run_and_report(config: object, out: Path, log: Log, backend: object | None) -> int:
+    """Run the grid into ``out`` (already claimed and locked) and write the reports; see :func:`cmd_bench`."""
+    from geosrl.bench.runner import run_bench
+    from geosrl.config import ConfigError
+
     started = datetime.now(timezone.utc).isoformat(timespec="seconds")
     clock = time.perf_counter()
-    _write_run(out, config, status="running", started_at=started)
     try:
+        if backend is None:
+            from geosrl.bench.suites import default_backend, prepare_fewshot
+
+            config = prepare_fewshot(config, out, log)
+            backend = default_backend(config)
+        _write_run(out, config, status="running", started_at=started)
         outcome = run_bench(config, out, backend, log=log)
     except KeyboardInterrupt:
-        _write_run(out, config, status="interrupted", started_at=started, wall_seconds=time.perf_counter() - clock)
+        extra = {"status": "interrupted", "started_at": started, "wall_seconds": time.perf_counter() - clock}
+        _finish(out, config.to_dict(), extra, log)  # the reports hold every cell written before the stop
         log(f"\ninterrupted: finished cells are kept; resume with --out {out}")
         return 130
+    except BaseException as exc:  # a failed start or run never leaves run.json at "running"
+        _write_run(out, config, status="failed", started_at=started, error=f"{type(exc).__name__}: {exc}")
+        raise
+    if outcome.skipped and not outcome.ran and not outcome.resumed and not outcome.failed:
+        _write_run(out, config, status="nothing_ran", started_at=started)
+        from geosrl.bench import store
+
+        hints = "; ".join(f"{s['task']}: {s['reason']}" + (f", fix: {s['install_hint']}" if s.get("install_hint") else "")
+                          for s in store.read_skips(out))
+        raise ConfigError(f"nothing ran: every task was skipped ({hints})")
     extra = {
         "status": "complete" if not outcome.failed else "incomplete",
         "started_at": started,
@@ -208,10 +251,19 @@ def _finish(out: Path, config: dict[str, object], extra: dict[str, object], log:
 
 def cmd_merge(args: argparse.Namespace, log: Log) -> int:
     """``geosrl bench merge OUT DIR…``: join folders, then rebuild OUT's run.json and reports."""
+    from geosrl.bench import store
     from geosrl.bench.merge import merge_results
+
+    with store.locked(store.claim_results_dir(args.merge_out)):
+        outcome = merge_results(args.merge_out, args.sources)
+        _report_merge(args, outcome, log)
+    return 0
+
+
+def _report_merge(args: argparse.Namespace, outcome: object, log: Log) -> None:
+    """Rebuild the merged folder's run.json and reports."""
     from geosrl.bench.store import read_json
 
-    outcome = merge_results(args.merge_out, args.sources)
     log(f"merged {outcome.copied} cells into {args.merge_out} ({outcome.duplicates} duplicates kept once)")
     runs = {src: read_json(src / "run.json") for src in args.sources if (src / "run.json").is_file()}
     config = dict(next(iter(runs.values()))["config"]) if runs else {}
@@ -219,7 +271,6 @@ def cmd_merge(args: argparse.Namespace, log: Log) -> int:
     merged_from = [{"folder": str(src), "shard": run["config"].get("shard"), "git_commit": run.get("git_commit")}
                    for src, run in runs.items()]
     _finish(args.merge_out, config, {"status": "merged", "merged_from": merged_from}, log)
-    return 0
 
 
 def cmd_pretrain(args: argparse.Namespace, log: Log) -> int:

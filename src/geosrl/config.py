@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import json
+import numbers
 import platform
 import subprocess
 import tomllib
@@ -17,7 +18,8 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-__all__ = ["PACKAGES", "ConfigError", "git_commit", "load_config_file", "merge_config", "package_versions"]
+__all__ = ["PACKAGES", "Check", "ConfigError", "boolean", "check_config", "choice", "git_commit", "integer", "list_of",
+           "load_config_file", "mapping", "merge_config", "number", "package_versions", "text"]
 
 #: distributions whose versions go into run records: core, optional readers, then the data packages
 #: of the offline suite (absent ones are recorded as null)
@@ -104,3 +106,114 @@ def package_versions(names: tuple[str, ...] = PACKAGES) -> dict[str, str | None]
         except metadata.PackageNotFoundError:
             versions[name] = None
     return versions
+
+
+# ---------------------------------------------------------------------------------------------------
+# value checks: a schema is a dict key → check; a check returns the (normalised) value or raises
+# ConfigError naming the dotted key, what is allowed and what was given
+# ---------------------------------------------------------------------------------------------------
+class Check:
+    """A value check: ``check(value, key)`` returns the value (ints as int, numbers as float) or raises."""
+
+    def __init__(self, describe: str, accept, optional: bool = False) -> None:
+        self.describe = describe + (" or null/None" if optional else "")
+        self._accept = accept
+        self.optional = optional
+
+    def __call__(self, value: Any, key: str) -> Any:
+        if value is None and self.optional:
+            return None
+        ok, out = self._accept(value, key)
+        if not ok:
+            raise ConfigError(f"{key} must be {self.describe}, got {value!r}")
+        return out
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+
+def integer(min: int | None = None, max: int | None = None, optional: bool = False) -> Check:
+    """A whole number (not a bool, not 4.5) within ``[min, max]``."""
+    bounds = " ".join(b for b in (f">= {min}" if min is not None else "", f"<= {max}" if max is not None else "") if b)
+
+    def accept(v, key):
+        if not _is_int(v):
+            return False, v
+        v = int(v)
+        return (min is None or v >= min) and (max is None or v <= max), v
+
+    return Check(f"an integer {bounds}".strip(), accept, optional)
+
+
+def number(gt: float | None = None, ge: float | None = None, lt: float | None = None, le: float | None = None,
+           optional: bool = False) -> Check:
+    """A finite real number (int or float, not a bool) within the given bounds."""
+    parts = [f"{op} {b}" for op, b in ((">", gt), (">=", ge), ("<", lt), ("<=", le)) if b is not None]
+
+    def accept(v, key):
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or v != v or v in (float("inf"), float("-inf")):
+            return False, v
+        v = float(v)
+        ok = (gt is None or v > gt) and (ge is None or v >= ge) and (lt is None or v < lt) and (le is None or v <= le)
+        return ok, v
+
+    return Check(" ".join(["a finite number", *parts]), accept, optional)
+
+
+def boolean(optional: bool = False) -> Check:
+    """``true``/``false``."""
+    return Check("true or false", lambda v, key: (isinstance(v, bool), v), optional)
+
+
+def text(optional: bool = False) -> Check:
+    """A non-empty string."""
+    return Check("a non-empty string", lambda v, key: (isinstance(v, str) and v != "", v), optional)
+
+
+def choice(*values: Any, optional: bool = False) -> Check:
+    """One of ``values``."""
+    return Check(f"one of {list(values)}", lambda v, key: (not isinstance(v, (list, dict)) and v in values, v), optional)
+
+
+def list_of(item: Check, min_len: int = 1, length: int | None = None, optional: bool = False) -> Check:
+    """A list (or tuple) of values passing ``item``, at least ``min_len`` long (exactly ``length`` when given)."""
+    size = f"exactly {length}" if length is not None else f"at least {min_len}"
+
+    def accept(v, key):
+        if not isinstance(v, (list, tuple)) or len(v) < min_len or (length is not None and len(v) != length):
+            return False, v
+        return True, [item(x, _item_key(key, i)) for i, x in enumerate(v)]
+
+    return Check(f"a list of {size} value(s), each {item.describe}", accept, optional)
+
+
+def _item_key(key: str, index: int) -> str:
+    """``"config key 'lr_grid'"`` → ``"config key 'lr_grid[1]'"`` (or ``key[1]`` for an unquoted key)."""
+    return f"{key[:-1]}[{index}]'" if key.endswith("'") else f"{key}[{index}]"
+
+
+def mapping(optional: bool = False) -> Check:
+    """A table of any keys (keyword arguments passed through to a constructor)."""
+    return Check("a table (dict)", lambda v, key: (isinstance(v, dict), v), optional)
+
+
+def check_config(cfg: dict, schema: dict, what: str = "config", path: str = "") -> dict:
+    """Validate ``cfg`` against ``schema`` (key → :class:`Check`, or a nested schema dict for a table).
+
+    Returns a copy with normalised values (ints as int, numbers as float). Keys missing from the schema
+    are refused, as are missing tables; every error is a :class:`ConfigError` naming ``what`` and the key.
+    """
+    out = {}
+    for key, value in cfg.items():
+        dotted = f"{what} key {path + key!r}"
+        if key not in schema:
+            raise ConfigError(f"unknown {what} key {path + key!r}; known: {sorted(schema)}")
+        rule = schema[key]
+        if isinstance(rule, dict):
+            if not isinstance(value, dict):
+                raise ConfigError(f"{dotted} must be a table (dict), got {value!r}")
+            out[key] = check_config(value, rule, what, path + key + ".")
+        else:
+            out[key] = rule(value, dotted)
+    return out

@@ -37,7 +37,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from ..config import ConfigError, load_config_file, merge_config
+from ..config import ConfigError, choice, integer, list_of, load_config_file, merge_config, number, text
 
 __all__ = [
     "BenchConfig",
@@ -166,22 +166,25 @@ def build_config(
     unknown = set(bench) - _BENCH_KEYS
     if unknown:
         raise ConfigError(f"unknown [bench] keys {sorted(unknown)}; allowed: {sorted(_BENCH_KEYS)}")
+    for key in ("suite", "experiment", "device", "root", "cache_dir", "reference", "workers", "fractions"):
+        if key in bench:
+            bench[key] = _BENCH_CHECKS[key](bench[key], f"[bench] {key}")
     return BenchConfig(
         profile=profile,
         suite=bench.get("suite", "offline"),
-        tasks=_as_list(bench.get("tasks", [])),
-        encoders=_as_list(bench.get("encoders", [])),
+        tasks=_as_list(bench.get("tasks", []), "tasks"),
+        encoders=_as_list(bench.get("encoders", []), "encoders"),
         seeds=_as_seeds(bench.get("seeds", 1)),
-        splits=_as_list(bench.get("splits", ["random", "spatial"])),
+        splits=_as_list(bench.get("splits", ["random", "spatial"]), "splits"),
         device=bench.get("device", "auto"),
-        workers=int(bench.get("workers", 1)),
+        workers=bench.get("workers", 1),
         shard=parse_shard(bench.get("shard", "1/1")),
         root=bench.get("root"),
         cache_dir=bench.get("cache_dir"),
         protocol=dict(raw.get("protocol", {})),
         task={k: dict(v) for k, v in raw.get("task", {}).items()},
         experiment=bench.get("experiment", "encoders"),
-        fractions=None if bench.get("fractions") is None else [float(f) for f in bench["fractions"]],
+        fractions=bench.get("fractions"),
         reference=bench.get("reference"),
         pretrain=dict(raw.get("pretrain", {})),
     )
@@ -192,7 +195,9 @@ def parse_shard(text: str | tuple[int, int]) -> tuple[int, int]:
     if isinstance(text, tuple):
         return text
     try:
-        index, count = (int(part) for part in str(text).split("/"))
+        if not isinstance(text, str):
+            raise ValueError
+        index, count = (int(part) for part in text.split("/"))
     except ValueError:
         raise ConfigError(f"shard must look like i/n (e.g. 1/4), got {text!r}") from None
     if not 1 <= index <= count:
@@ -205,22 +210,28 @@ def default_out_dir(now: datetime | None = None) -> Path:
     return Path("results") / (now or datetime.now()).strftime("%Y%m%d-%H%M%S")
 
 
-def _as_list(value: Any) -> list[str]:
-    """A list of names from a list, or a comma-separated string."""
+_BENCH_CHECKS = {
+    "suite": choice(*SUITES), "experiment": choice(*EXPERIMENTS), "device": text(), "root": text(optional=True),
+    "cache_dir": text(optional=True), "reference": text(optional=True), "workers": integer(min=1),
+    "fractions": list_of(number(gt=0, le=1), optional=True),
+}
+_NAMES = list_of(text(), min_len=0)
+_SEED_LIST = list_of(integer(min=0))
+_MAX_SAMPLES = integer(min=1, optional=True)
+
+
+def _as_list(value: Any, key: str = "names") -> list[str]:
+    """A list of names from a list of strings, or a comma-separated string."""
     if isinstance(value, str):
         return [v.strip() for v in value.split(",") if v.strip()]
-    return [str(v) for v in value]
+    return _NAMES(value, f"[bench] {key}")
 
 
 def _as_seeds(value: Any) -> list[int]:
-    """An int N means seeds ``0..N-1``; a list is taken as is."""
-    if isinstance(value, bool):
-        raise ConfigError(f"seeds must be a count or a list of ints, got {value!r}")
-    if isinstance(value, int):
-        if value < 1:
-            raise ConfigError(f"seeds must be >= 1, got {value}")
-        return list(range(value))
-    return [int(v) for v in value]
+    """An int N means seeds ``0..N-1``; a list of non-negative ints is taken as is."""
+    if isinstance(value, (list, tuple)):
+        return _SEED_LIST(value, "[bench] seeds")
+    return list(range(integer(min=1)(value, "[bench] seeds (a count, or a list of seeds)")))
 
 
 def _check_keys(raw: dict[str, Any]) -> None:
@@ -228,8 +239,15 @@ def _check_keys(raw: dict[str, Any]) -> None:
     unknown = set(raw) - _TOP_KEYS
     if unknown:
         raise ConfigError(f"unknown config tables {sorted(unknown)}; allowed: {sorted(_TOP_KEYS)}")
+    for table_name in ("bench", "protocol", "pretrain", "task"):
+        if not isinstance(raw.get(table_name, {}), dict):
+            raise ConfigError(f"[{table_name}] must be a table, got {raw[table_name]!r}")
     for name, table in raw.get("task", {}).items():
+        if not isinstance(table, dict) or not isinstance(table.get("protocol", {}), dict):
+            raise ConfigError(f"[task.{name}] must be a table (with an optional [task.{name}.protocol] table)")
         extra = set(table) - _LOADER_KEYS - {"protocol"}
         if extra:
             raise ConfigError(f"[task.{name}] has unknown keys {sorted(extra)}; put protocol settings "
                               f"under [task.{name}.protocol]")
+        if "max_samples" in table:
+            _MAX_SAMPLES(table["max_samples"], f"[task.{name}] max_samples")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import tempfile
 from dataclasses import dataclass, field
@@ -25,14 +26,18 @@ class MergeOutcome:
 def merge_results(out: Path, sources: list[Path]) -> MergeOutcome:
     """Copy every finished cell (with its predictions), skip and open failure of ``sources`` into ``out``.
 
-    A cell present in several folders is kept once if its config fingerprint agrees and is an error
-    otherwise. Failures of cells finished in any source are dropped. Reports are rebuilt by the caller.
+    Nothing is copied unless every cell of a task, in every source and in ``out``, was computed under one
+    config fingerprint: runs of different configs are refused, never mixed. A cell present in several
+    folders is kept once. Failures of cells finished in any source are dropped. Reports are rebuilt by the
+    caller.
     """
     out = Path(out)
     outcome = MergeOutcome(sources=[Path(s) for s in sources])
     for src in outcome.sources:
-        if not (src / "cells").is_dir() and not (src / "run.json").is_file():
-            raise ConfigError(f"{src} is not a geosrl bench result folder (no cells/ or run.json)")
+        if not store.is_results_dir(src):
+            raise ConfigError(f"{src} is not a geosrl bench result folder (no cells/ or geosrl run.json)")
+    store.claim_results_dir(out)
+    check_same_configs([out, *outcome.sources])
     for src in outcome.sources:
         for path in sorted((src / "cells").glob("*.json")):
             _merge_cell(out, src, path, outcome)
@@ -40,6 +45,18 @@ def merge_results(out: Path, sources: list[Path]) -> MergeOutcome:
         _merge_skips(out, src)
         _merge_failures(out, src)
     return outcome
+
+
+def check_same_configs(folders: list[Path]) -> None:
+    """Raise :class:`ConfigError` if two cells of one task in ``folders`` carry different config fingerprints."""
+    seen: dict[str, tuple[str, Path]] = {}
+    for folder in folders:
+        for record in store.iter_cell_records(folder):
+            first = seen.setdefault(record["task"], (record.get("fingerprint"), folder))
+            if first[0] != record.get("fingerprint"):
+                raise ConfigError(f"cannot merge: task {record['task']!r} was run with different configs in "
+                                  f"{first[1]} and {folder} (config fingerprints {first[0]} and "
+                                  f"{record.get('fingerprint')}); merge only shards of one run")
 
 
 def _merge_cell(out: Path, src: Path, path: Path, outcome: MergeOutcome) -> None:
@@ -77,6 +94,7 @@ def _atomic_copy(src: Path, dst: Path) -> None:
     try:
         with open(src, "rb") as reader, open(fd, "wb") as writer:
             shutil.copyfileobj(reader, writer)
+        os.chmod(tmp, store.file_mode())
         Path(tmp).replace(dst)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

@@ -27,18 +27,32 @@ def task_summaries(out: Path) -> dict[str, dict[str, Any]]:
     return tasks
 
 
+def host_info(config: dict[str, Any]) -> dict[str, Any]:
+    """Machine and threading: the torch thread count changes results in the 7th digit, so it is recorded."""
+    import torch
+
+    from .runner import worker_threads
+
+    workers = int(config.get("workers") or 1)
+    return {"platform": platform.platform(), "cpu_count": os.cpu_count(), "python": sys.version.split()[0],
+            "torch_threads": torch.get_num_threads() if workers == 1 else worker_threads(workers),
+            "workers": workers, "thread_env": {k: os.environ.get(k) for k in
+                                               ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")}}
+
+
 def run_info(out: Path, config: dict[str, Any], **extra: Any) -> dict[str, Any]:
     """The content of ``run.json``: config, seeds, versions, git commit, host, cells, skips and failures."""
     git = git_commit()
     cells = sorted(p.stem for p in (out / "cells").glob("*.json"))
     failures = store.read_failures(out)
     return {
+        "format": store.RESULTS_FORMAT,
         "config": config,
         "seeds": config.get("seeds"),
         "git_commit": git["commit"],
         "git_dirty": git["dirty"],
         "packages": package_versions(),
-        "host": {"platform": platform.platform(), "cpu_count": os.cpu_count(), "python": sys.version.split()[0]},
+        "host": host_info(config),
         "command": sys.argv,
         "written_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "finished_cells": len(cells),

@@ -6,8 +6,10 @@ comes from :func:`geosrl.bench.suites.default_backend`), so tests drive it with 
 
 from __future__ import annotations
 
+import ctypes
 import multiprocessing
 import os
+import signal
 import time
 import traceback
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
@@ -37,6 +39,8 @@ class Backend:
         list_encoders: names of the available encoders.
         skip_errors: exceptions of ``load_task`` that mean "data unavailable, skip this task"; they may carry
             ``reason`` and ``install_hint`` attributes.
+        check_protocol: ``check_protocol(config)`` raises :class:`ConfigError` for a protocol config no cell
+            could use; called for every task before any cell runs (``None``: no check).
     """
 
     list_tasks: Callable[[], list[str]]
@@ -44,6 +48,7 @@ class Backend:
     run_task: Callable[..., Any]
     list_encoders: Callable[[], list[str]]
     skip_errors: tuple[type[BaseException], ...] = ()
+    check_protocol: Callable[[dict], Any] | None = None
 
 
 @dataclass
@@ -94,6 +99,9 @@ def run_bench(config: BenchConfig, out: Path, backend: Backend, log: Log = print
     tasks = resolve_names(config.tasks, backend.list_tasks(), "tasks")
     encoders = resolve_names(config.encoders, backend.list_encoders(), "encoders")
     grid = shard_cells(build_grid(tasks, encoders, config.splits, config.seeds, config.fractions), *config.shard)
+    if backend.check_protocol is not None:
+        for task in tasks:
+            backend.check_protocol(config.protocol_for(task))
     check_fingerprints(out, config, grid)
     outcome = BenchOutcome(out=out, grid=grid)
     outcome.resumed = [c for c in grid if store.cell_done(out, c)]
@@ -116,6 +124,24 @@ def check_fingerprints(out: Path, config: BenchConfig, grid: list[Cell]) -> None
     if stale:
         raise ConfigError(f"{out} holds {len(stale)} finished cells made with a different config "
                           f"(e.g. {stale[0]}); resume with the same profile/config or choose a new --out")
+
+
+def check_device(config: BenchConfig) -> None:
+    """Raise :class:`ConfigError` for a device this machine does not have (before any work starts)."""
+    import torch
+
+    if config.device == "auto":
+        return
+    try:
+        device = torch.device(config.device)
+    except RuntimeError:
+        raise ConfigError(f"unknown device {config.device!r}; use cpu, cuda, cuda:N or auto") from None
+    if device.type == "cuda" and (not torch.cuda.is_available()
+                                  or (device.index or 0) >= torch.cuda.device_count()):
+        raise ConfigError(f"--device {config.device}: no such CUDA device on this machine "
+                          f"({torch.cuda.device_count()} visible); use --device cpu or auto")
+    if device.type not in ("cpu", "cuda"):
+        raise ConfigError(f"--device {config.device}: geosrl bench runs on cpu or cuda")
 
 
 def device_for(config: BenchConfig) -> str:
@@ -146,9 +172,10 @@ def _run_parallel(config: BenchConfig, out: Path, backend: Backend, pending: lis
     for task in _tasks_in_order(pending):
         if _load_or_skip(config, out, backend, task, outcome, progress) is not None:
             runnable += [c for c in pending if c.task == task]
-    threads = max(1, _cpu_count() // config.workers)
+    threads = worker_threads(config.workers)
     context = multiprocessing.get_context("spawn")
-    pool = ProcessPoolExecutor(config.workers, mp_context=context, initializer=_init_worker, initargs=(threads,))
+    pool = ProcessPoolExecutor(config.workers, mp_context=context, initializer=_init_worker,
+                               initargs=(threads, os.getpid()))
     try:
         futures: dict[Future, Cell] = {pool.submit(_worker_cell, c, config, out, backend): c for c in runnable}
         remaining = set(futures)
@@ -156,10 +183,20 @@ def _run_parallel(config: BenchConfig, out: Path, backend: Backend, pending: lis
             finished, remaining = wait(remaining, return_when=FIRST_COMPLETED)
             for future in finished:
                 _record(future.result(), futures[future], outcome, progress)
-    except BaseException:  # Ctrl-C or a dead worker: drop queued cells; running ones still store themselves
-        pool.shutdown(wait=False, cancel_futures=True)
+    except BaseException:  # Ctrl-C or a dead worker: stop every worker before returning, so no cell is
+        _stop_workers(pool)  # written after the reports (a cell being written is atomic: there or not)
         raise
     pool.shutdown()
+
+
+def _stop_workers(pool: ProcessPoolExecutor) -> None:
+    """Cancel queued cells and terminate the running workers, waiting until they are gone."""
+    processes = list(getattr(pool, "_processes", {}).values())
+    pool.shutdown(wait=False, cancel_futures=True)
+    for process in processes:
+        process.terminate()
+    for process in processes:
+        process.join(timeout=10)
 
 
 def _load_or_skip(config: BenchConfig, out: Path, backend: Backend, task: str,
@@ -171,7 +208,8 @@ def _load_or_skip(config: BenchConfig, out: Path, backend: Backend, task: str,
         reason = getattr(exc, "reason", None) or str(exc)
         store.write_skip(out, task, reason, getattr(exc, "install_hint", ""))
         outcome.skipped[task] = reason
-        progress.skip(task, reason, sum(c.task == task for c in outcome.grid if not store.cell_done(out, c)))
+        progress.skip(task, reason, sum(c.task == task for c in outcome.grid if not store.cell_done(out, c)),
+                      getattr(exc, "install_hint", ""))
         return None
     store.clear_skip(out, task)
     return data
@@ -239,11 +277,33 @@ def _cpu_count() -> int:
 _WORKER_DATA: dict[str, Any] = {}
 
 
-def _init_worker(threads: int) -> None:
-    """Give each worker process ``cores / workers`` torch threads."""
+def worker_threads(workers: int) -> int:
+    """torch threads of each worker process: the usable cores shared out (at least 1)."""
+    return max(1, _cpu_count() // workers)
+
+
+def _init_worker(threads: int, parent_pid: int) -> None:
+    """Worker set-up: die with the parent, leave Ctrl-C to the parent, use ``threads`` torch threads.
+
+    On Linux the kernel sends SIGKILL to the worker when the parent dies (``PR_SET_PDEATHSIG``), so a
+    ``kill -9`` of ``geosrl bench`` leaves no orphaned workers computing cells nobody will report.
+    """
+    _die_with_parent(parent_pid)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     import torch
 
     torch.set_num_threads(threads)
+
+
+def _die_with_parent(parent_pid: int) -> None:
+    """Ask the kernel to SIGKILL this process when its parent exits (Linux; a no-op elsewhere)."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGKILL)  # 1 = PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        return
+    if os.getppid() != parent_pid:  # the parent died before the request took effect
+        os._exit(1)
 
 
 def _worker_cell(cell: Cell, config: BenchConfig, out: Path, backend: Backend) -> dict[str, Any]:
@@ -274,10 +334,11 @@ class Progress:
         self.log(f"[{self.finished:>{width}}/{self.total}] {cell.label()}: {status} ({report['seconds']:.1f} s) "
                  f"· elapsed {_hms(time.perf_counter() - self.start)} · ETA {_hms(self.eta())}")
 
-    def skip(self, task: str, reason: str, cells: int) -> None:
-        """Announce a skipped task and take its ``cells`` out of the count."""
+    def skip(self, task: str, reason: str, cells: int, install_hint: str = "") -> None:
+        """Announce a skipped task (with the command that would enable it) and take its ``cells`` out of the count."""
         self.total -= cells
-        self.log(f"skipping task {task} ({cells} cells): {reason}")
+        fix = f"; to run it: {install_hint}" if install_hint else ""
+        self.log(f"skipping task {task} ({cells} cells): {reason}{fix}")
 
     def eta(self) -> float:
         """Seconds left: mean cell time so far × cells left ÷ workers."""

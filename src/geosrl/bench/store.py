@@ -7,6 +7,10 @@
     OUT/failed/<cell>.json        a cell whose run raised, with the traceback (retried on resume)
     OUT/skipped/<task>.json       a task whose data is unavailable, with the reason
     OUT/run.json, leaderboard.csv, summary.md, maps/   reports, rebuilt from the files above
+    OUT/.lock                     held (flock) by the one geosrl process writing to OUT
+
+A folder is only ever written by geosrl when it is empty, missing, or already a geosrl result folder
+(:func:`claim_results_dir`), so a user's files are never overwritten; files get the mode the umask allows.
 
 Every file is written to a temporary name and moved into place with :func:`os.replace` (atomic on POSIX),
 and a cell's JSON is written after its predictions, so an existing cell file always means a complete cell.
@@ -14,7 +18,9 @@ and a cell's JSON is written after its predictions, so an existing cell file alw
 
 from __future__ import annotations
 
+import contextlib
 import csv
+import fcntl
 import io
 import json
 import os
@@ -26,11 +32,18 @@ from typing import Any, Iterator, Mapping
 
 import numpy as np
 
+from ..config import ConfigError
+
 __all__ = [
     "Cell",
     "safe_name",
     "split_label",
+    "RESULTS_FORMAT",
     "atomic_write_text",
+    "claim_results_dir",
+    "file_mode",
+    "is_results_dir",
+    "locked",
     "cell_done",
     "cell_path",
     "clear_failure",
@@ -49,6 +62,8 @@ __all__ = [
 ]
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9_.+=-]")
+#: ``run.json["format"]`` of a geosrl result folder
+RESULTS_FORMAT = "geosrl-bench-results"
 
 
 @dataclass(frozen=True, order=True)
@@ -90,6 +105,69 @@ def split_label(split: str, fraction: float | None) -> str:
     return split if fraction is None else f"{split} · {fraction:.0%} labels"
 
 
+def file_mode() -> int:
+    """Mode of a new regular file under the process umask (``mkstemp`` alone would leave 0600)."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return 0o666 & ~mask
+
+
+def is_results_dir(out: Path) -> bool:
+    """Whether ``out`` is a geosrl result folder (its ``run.json`` says so, or it holds ``cells/``)."""
+    run = out / "run.json"
+    try:
+        if run.is_file() and json.loads(run.read_text(encoding="utf-8")).get("format") == RESULTS_FORMAT:
+            return True
+    except (OSError, ValueError, AttributeError):
+        return False
+    return (out / "cells").is_dir()
+
+
+def claim_results_dir(out: Path) -> Path:
+    """Create ``out``, or accept it when empty or already a geosrl result folder; refuse anything else.
+
+    Raises:
+        ConfigError: ``out`` is a file, an empty path, a folder with other files, or cannot be created.
+    """
+    if str(out) in ("", "."):
+        raise ConfigError("--out must name a result folder (e.g. results/run1), not the current directory")
+    if out.exists() and not out.is_dir():
+        raise ConfigError(f"--out {out} is a file, not a folder; choose a folder for the results")
+    if out.is_dir() and any(p.name != ".lock" for p in out.iterdir()) and not is_results_dir(out):
+        raise ConfigError(f"--out {out} is a non-empty folder that is not a geosrl result folder; geosrl never "
+                          "overwrites files it did not create: choose a new or empty folder")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(f"cannot create the result folder {out}: {exc.strerror or exc}") from None
+    if not os.access(out, os.W_OK | os.X_OK):
+        raise ConfigError(f"the result folder {out} is not writable; choose another --out")
+    return out
+
+
+@contextlib.contextmanager
+def locked(out: Path) -> Iterator[None]:
+    """Hold ``OUT/.lock`` (an exclusive ``flock``) while writing to ``out``; a second process is refused.
+
+    Raises:
+        ConfigError: another process holds the lock.
+    """
+    path = out / ".lock"
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, file_mode())
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "?"
+            raise ConfigError(f"another geosrl process (pid {holder}) is writing to {out}; wait for it to finish "
+                              "or choose another --out") from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, str(os.getpid()).encode(), 0)
+        yield
+    finally:
+        os.close(fd)  # closing releases the lock
+
+
 def atomic_write_text(path: Path, text: str) -> None:
     """Write ``text`` to ``path`` via a temporary file in the same folder and an atomic rename."""
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -99,6 +177,7 @@ def atomic_write_text(path: Path, text: str) -> None:
             fh.write(text)
             fh.flush()
             os.fsync(fh.fileno())
+        os.chmod(tmp, file_mode())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

@@ -81,7 +81,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..config import merge_config
+from ..config import (ConfigError, boolean, check_config, choice, integer, list_of, mapping, merge_config, number)
 from ..splits import make_split, nside_for_block_km, stratified_nside
 
 __all__ = [
@@ -141,17 +141,42 @@ FULL["ssi"] = dict(QUICK["ssi"], max_centres=10000)
 
 PROFILES = {"quick": QUICK, "full": FULL}
 
+#: allowed values of every protocol key (checked after the profile merge: a typo, a wrong type or an
+#: out-of-range value is a ConfigError naming the key, never a traceback or an untrained model's score)
+_POSITIVE = integer(min=1)
+SPLIT_SCHEMA = {
+    "fractions": list_of(number(gt=0, lt=1), length=3), "block_km": number(gt=0),
+    "stratify": boolean(optional=True), "min_blocks_per_class": _POSITIVE, "max_block_share": number(gt=0, le=1),
+}
+SCHEMA = {
+    "epochs": _POSITIVE, "batch_size": _POSITIVE, "lr_grid": list_of(number(gt=0)), "lr_decay": number(gt=0, le=1),
+    "weight_decay": number(ge=0), "embed_dim": _POSITIVE, "encoder_kwargs": mapping(),
+    "max_train_samples": integer(min=1, optional=True), "max_per_class": integer(min=1, optional=True),
+    "pos_weight": number(gt=0, optional=True), "po_pos_weight": number(gt=0, optional=True),
+    "po_negatives_grid": list_of(choice("uniform", "background")), "po_batch_size": integer(min=1, optional=True),
+    "po_min_steps": integer(min=0), "regress_dim": _POSITIVE, "head_hidden": list_of(_POSITIVE, min_len=0),
+    "image_hidden": list_of(_POSITIVE, min_len=0), "dropout": number(ge=0, lt=1),
+    "image_cnn": {"epochs": _POSITIVE, "lr": number(gt=0), "width": _POSITIVE, "batch_size": _POSITIVE},
+    "image_clf": {"epochs": _POSITIVE, "lr": number(gt=0)},
+    "eval_batch_size": _POSITIVE,
+    "ssi": {"radius_km": number(gt=0), "k": _POSITIVE, "null": choice("two_sided", "pdf"), "max_centres": _POSITIVE,
+            "legacy_cap": boolean()},
+    "worst_region": {"nside": integer(min=1, optional=True), "min_count": _POSITIVE},
+    "morans_k": _POSITIVE, "split": SPLIT_SCHEMA, "geo_bias": boolean(),
+}
+
 
 def resolve_config(config: dict | None) -> dict[str, Any]:
     """Profile defaults (``config["profile"]``, default ``"quick"``) updated by the other keys."""
     config = dict(config or {})
     profile = config.pop("profile", "quick")
     if profile not in PROFILES:
-        raise ValueError(f"unknown profile {profile!r}; choose one of {sorted(PROFILES)}")
-    cfg = merge_config(PROFILES[profile], config, free_tables={"encoder_kwargs"})
+        raise ConfigError(f"unknown protocol profile {profile!r}; choose one of {sorted(PROFILES)}")
+    cfg = merge_config(PROFILES[profile], config, free_tables={"encoder_kwargs"}, what="protocol config")
+    cfg = check_config(cfg, SCHEMA, what="protocol config")
+    if abs(sum(cfg["split"]["fractions"]) - 1.0) > 1e-9:
+        raise ConfigError(f"protocol config key 'split.fractions' must sum to 1, got {cfg['split']['fractions']}")
     cfg["profile"] = profile
-    if not cfg["lr_grid"]:
-        raise ValueError("lr_grid must not be empty")
     return cfg
 
 

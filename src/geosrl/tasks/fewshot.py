@@ -46,12 +46,12 @@ import torch
 from torch import nn
 
 from .. import metrics as M
-from ..config import ConfigError, merge_config
+from ..config import ConfigError, check_config, integer, list_of, merge_config, number, text
 from ..encoders import embed_locations, load_geoclip_location_encoder, load_pretrained
 from ..encoders.checkpoint import build_from_architecture
 from ..losses import presence_absence_loss
 from ..sphere import uniform_lonlat
-from .common import QUICK, TaskResult, resolve_split
+from .common import QUICK, SPLIT_SCHEMA, TaskResult, resolve_split
 from .training import adam, positive_negative_logits, train_epochs
 
 __all__ = ["FEWSHOT_FULL", "FEWSHOT_QUICK", "METHODS", "resolve_fewshot_config", "run_fewshot_cell",
@@ -86,6 +86,18 @@ FEWSHOT_FULL["finetune"].update({"epochs": 100, "min_steps": 500, "lr_grid": [3e
 FEWSHOT_FULL["probe"].update({"steps": 500, "lr_grid": [3e-3, 1e-2, 3e-2]})
 FEWSHOT_PROFILES = {"quick": FEWSHOT_QUICK, "full": FEWSHOT_FULL}
 
+_POSITIVE = integer(min=1)
+FEWSHOT_SCHEMA = {
+    "pretrained": text(optional=True), "pretrained_sha256": text(optional=True), "split": SPLIT_SCHEMA,
+    "strat_bins": _POSITIVE, "eval_batch_size": _POSITIVE,
+    "finetune": {"epochs": _POSITIVE, "min_steps": integer(min=0), "batch_size": _POSITIVE,
+                 "lr_grid": list_of(number(gt=0)), "encoder_lr_mult_grid": list_of(number(ge=0)),
+                 "scratch_lr_grid": list_of(number(gt=0)), "lr_decay": number(gt=0, le=1),
+                 "weight_decay": number(ge=0)},
+    "probe": {"steps": _POSITIVE, "lr_grid": list_of(number(gt=0)), "ridge_grid": list_of(number(gt=0)),
+              "negatives_pool": _POSITIVE},
+}
+
 
 def resolve_fewshot_config(config: dict | None = None) -> dict[str, Any]:
     """Profile defaults (``config["profile"]``, default quick) updated by the other keys (unknown keys raise)."""
@@ -94,6 +106,7 @@ def resolve_fewshot_config(config: dict | None = None) -> dict[str, Any]:
     if profile not in FEWSHOT_PROFILES:
         raise ConfigError(f"unknown few-shot profile {profile!r}; choose one of {sorted(FEWSHOT_PROFILES)}")
     cfg = merge_config(FEWSHOT_PROFILES[profile], config, what="few-shot config")
+    cfg = check_config(cfg, FEWSHOT_SCHEMA, what="few-shot config")
     cfg["profile"] = profile
     return cfg
 
