@@ -12,13 +12,14 @@ A task whose package is missing raises :class:`DataUnavailableError` (``.reason`
 """
 
 from . import locbench, sources
-from .base import DataUnavailableError, DatasetNotFoundError, TaskData, north_first_index
+from .base import DataUnavailableError, DatasetFormatError, DatasetNotFoundError, TaskData, north_first_index
 from .cache import default_cache_dir
 from .offline import OFFLINE_TASKS, check_offline_task, list_offline_tasks, load_offline_task
 
 __all__ = [
     "OFFLINE_TASKS",
     "DataUnavailableError",
+    "DatasetFormatError",
     "DatasetNotFoundError",
     "TaskData",
     "check_offline_task",

@@ -13,6 +13,7 @@ import numpy as np
 __all__ = [
     "TASK_KINDS",
     "DataUnavailableError",
+    "DatasetFormatError",
     "DatasetNotFoundError",
     "TaskData",
 ]
@@ -59,6 +60,41 @@ class DatasetNotFoundError(DataUnavailableError, FileNotFoundError):
 
     def __str__(self) -> str:  # FileNotFoundError would otherwise format (errno, strerror)
         return self.args[0] if self.args else ""
+
+
+class DatasetFormatError(ValueError):
+    """A data file exists but does not hold what its published format says (damaged, truncated, edited).
+
+    The message names the file, the place in it (``line`` for text files; ``where`` for other places,
+    e.g. a JSON entry or a binary header), what is wrong and how to fix it. Unlike
+    :class:`DataUnavailableError` it is not a reason to skip a task quietly: the data are there but unusable.
+
+    Attributes:
+        file: path of the offending file.
+        problem: what is wrong, in words.
+        fix: what to do about it.
+        line: 1-based line number in ``file`` (text files), or ``None``.
+        where: another locator (``"entry train[3]"``, ``"header"``), or ``""``.
+    """
+
+    def __init__(self, file: str, problem: str, fix: str = "", line: int | None = None, where: str = "") -> None:
+        self.file = str(file)
+        self.problem = problem
+        self.fix = fix
+        self.line = line
+        self.where = where
+        place = self.file
+        if line is not None:
+            place += f", line {line}"
+        if where:
+            place += f" ({where})"
+        msg = f"{place}: {problem}"
+        if fix:
+            msg += f"; fix: {fix}"
+        super().__init__(msg)
+
+    def __reduce__(self):  # keep attributes across processes
+        return (type(self), (self.file, self.problem, self.fix, self.line, self.where))
 
 
 @dataclass

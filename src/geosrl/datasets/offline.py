@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -10,7 +11,7 @@ from typing import Callable
 from . import air_temperature, city_population, country, country_from_imagery, elevation, land_ocean
 from . import sdm_presence_only
 from .base import DataUnavailableError, TaskData
-from .cache import cache_key, default_cache_dir, load_cached, save_cached
+from .cache import CacheCorruptWarning, cache_key, default_cache_dir, read_cached, save_cached
 from .locate import PACKAGES, install_hint, package_dir, package_version
 
 __all__ = ["OFFLINE_TASKS", "OfflineTask", "check_offline_task", "list_offline_tasks", "load_offline_task"]
@@ -115,7 +116,9 @@ def load_offline_task(
             ``min_per_class``). They are part of the cache key.
     Returns:
         TaskData; ``metadata`` has ``source``, ``licence``, ``packages`` (versions), ``units``,
-        ``cache_hit``, ``cache_path`` and ``load_seconds``.
+        ``cache_hit``, ``cache_discarded`` (why a corrupt entry was rebuilt, else ``None``),
+        ``cache_path`` and ``load_seconds``. A corrupt cache entry is never used: it is reported with
+        a :class:`~geosrl.datasets.cache.CacheCorruptWarning` naming the file, removed and rebuilt.
     Raises:
         DataUnavailableError: a data package is missing (``.install_hint`` says how to install it).
     """
@@ -127,16 +130,25 @@ def load_offline_task(
         raise ValueError(f"max_samples must be >= 1, got {max_samples}")
     key = cache_key({"task": name, "n": n, "seed": int(seed), "options": options, "versions": versions})
     path = Path(cache_dir if cache_dir is not None else default_cache_dir()) / "offline" / f"{name}-{key}.npz"
-    data = load_cached(path) if use_cache else None
+    data, problem = read_cached(path) if use_cache else (None, None)
+    if data is not None and (data.name != name or data.kind != task.kind):
+        problem = f"holds task {data.name!r} ({data.kind}), expected {name!r} ({task.kind})"
+        warnings.warn(f"geosrl cache entry {path} {problem}; rebuilding it", CacheCorruptWarning, stacklevel=2)
+        data = None
     hit = data is not None
     if data is None:
         data = task.build(n, int(seed), **options)
         data.metadata.update({"task_seed": int(seed), "requested_samples": n, "options": dict(options)})
         if use_cache:
-            save_cached(path, data)
+            try:
+                save_cached(path, data)
+            except OSError as e:  # a read-only or full cache folder must not stop the run
+                warnings.warn(f"geosrl could not write cache entry {path} ({e}); continuing without it",
+                              RuntimeWarning, stacklevel=2)
     data.metadata.update(
         {
             "cache_hit": hit,
+            "cache_discarded": problem,
             "cache_path": str(path) if use_cache else None,
             "load_seconds": time.perf_counter() - t0,
             "install_hints": {PACKAGES[m].dist: install_hint(m) for m in task.modules},

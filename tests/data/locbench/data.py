@@ -59,7 +59,7 @@ def save_feats(path: Path, n: int) -> None:
     np.save(path, np.repeat(np.arange(n, dtype=np.float32)[:, None], NFEAT, axis=1))
 
 
-def birds(key: str) -> None:
+def birds(key: str, root: Path = ROOT) -> None:
     classes = ["Alpha bird", "Beta bird", "Gamma bird"]
 
     def entry(cid, lon, lat, user=7, date=0.5, valid=True, elon=None, elat=None):
@@ -91,7 +91,7 @@ def birds(key: str) -> None:
         ],
     }
     js = {**splits, "classes": classes}
-    folder = ROOT / key
+    folder = root / key
     folder.mkdir(parents=True, exist_ok=True)
     # json.dumps writes NaN as the bare token NaN, which Python's json (and TorchSpatial) accept
     (folder / f"{key}_with_loc_2019.json").write_text(json.dumps(js))
@@ -102,8 +102,8 @@ def birds(key: str) -> None:
         save_feats(folder / "features_inception" / f"{key}_{split}_net_feats.npy", len(valid))
 
 
-def inat(year: str) -> None:
-    folder = ROOT / f"inat_{year}"
+def inat(year: str, root: Path = ROOT) -> None:
+    folder = root / f"inat_{year}"
     cats = [{"id": 0, "name": "Aves sp.", "supercategory": "Aves"}, {"id": 1, "name": "Plantae sp."},
             {"id": 2, "name": "Fungi sp."}]
     write_json(folder / f"categories{year}.json", cats)
@@ -124,8 +124,8 @@ def inat(year: str) -> None:
         save_feats(folder / "features_inception" / f"inat{year}_{split}_net_feats.npy", len(rows))
 
 
-def fmow() -> None:
-    folder = ROOT / "fmow"
+def fmow(root: Path = ROOT) -> None:
+    folder = root / "fmow"
     cats = {"airport": 0, "zoo": 1, "dam": 2, "park": 3}
     write_json(folder / "category.json", cats)
     data = {
@@ -141,8 +141,8 @@ def fmow() -> None:
         save_feats(folder / "features_inception_pretrain" / f"fmow_{split}_pretrain_net_feats.npy", len(rows))
 
 
-def yfcc() -> None:
-    folder = ROOT / "yfcc"
+def yfcc(root: Path = ROOT) -> None:
+    folder = root / "yfcc"
     write_csv(folder / "class_names.csv", ["id", "name"], [[0, "beach"], [1, "mountain"], [2, "city"]])
     rows = [
         (-180.0, 0.0, 0, "train"), (180.0, 0.0, 1, "train"), ("", "", 2, "train"), (0.0, 90.0, 2, "val"),
@@ -155,8 +155,8 @@ def yfcc() -> None:
         save_feats(folder / "features_inception" / f"YFCC_{split}_net_feats.npy", len(labels))
 
 
-def mosaiks() -> None:
-    folder = ROOT / "mosaiks"
+def mosaiks(root: Path = ROOT) -> None:
+    folder = root / "mosaiks"
     for col in ("population", "forest", "nightlights", "elevation"):
         rows = [(-180.0, 10.0, "train", 1.5), (180.0, -10.0, "test", 2.5), (0.0, 90.0, "train", 0.0),
                 (0.0, -90.0, "test", 9.7), (12.0, 34.0, "train", 3.25)]
@@ -164,8 +164,8 @@ def mosaiks() -> None:
         save_feats(folder / f"X_{col}.npy", len(rows))
 
 
-def sustainbench() -> None:
-    folder = ROOT / "sustainbench"
+def sustainbench(root: Path = ROOT) -> None:
+    folder = root / "sustainbench"
     tasks = ["asset_index", "women_bmi", "water_index", "under5_mort", "sanitation_index", "women_edu"]
     header = ["DHSID_EA", "cname", "year", "lat", "lon", "nl_mean"] + [f"{t}_normalized" for t in tasks]
     train = [
@@ -178,15 +178,37 @@ def sustainbench() -> None:
     write_csv(folder / "dhs_test_labels.csv", header, test)
 
 
-def main() -> None:
-    birds("birdsnap")
-    birds("nabirds")
-    inat("2017")
-    inat("2018")
-    fmow()
-    yfcc()
-    mosaiks()
-    sustainbench()
+#: dataset name → (writer, its arguments): writes the files one LocBench dataset needs under a root
+WRITERS = {
+    "birdsnap": (birds, ("birdsnap",)),
+    "birdsnap_ebird": (birds, ("birdsnap",)),
+    "nabirds_ebird": (birds, ("nabirds",)),
+    "inat_2017": (inat, ("2017",)),
+    "inat_2018": (inat, ("2018",)),
+    "fmow": (fmow, ()),
+    "yfcc": (yfcc, ()),
+    **{f"mosaiks_{k}": (mosaiks, ()) for k in ("population", "forest_cover", "nightlights", "elevation")},
+    **{f"sustainbench_{t}": (sustainbench, ()) for t in ("asset_index", "women_bmi", "water_index", "under5_mort",
+                                                          "sanitation_index", "women_edu")},
+}
+
+
+def write_dataset(name: str, root: Path) -> Path:
+    """Write the fixture files of LocBench dataset ``name`` under ``root``; returns ``root``."""
+    writer, args = WRITERS[name]
+    writer(*args, root=root)
+    return root
+
+
+def main(root: Path = ROOT) -> None:
+    birds("birdsnap", root)
+    birds("nabirds", root)
+    inat("2017", root)
+    inat("2018", root)
+    fmow(root)
+    yfcc(root)
+    mosaiks(root)
+    sustainbench(root)
 
 
 if __name__ == "__main__":
