@@ -11,7 +11,8 @@ A profile (``src/geosrl/bench/profiles/<name>.toml``) has four tables::
 
     experiment = "encoders"   # "encoders": rank location encoders | "fewshot": CSP few-shot transfer
     fractions = [0.05, 1.0]   # fewshot only: labelled shares of the training split (a grid axis)
-    reference = "scratch"     # optional: the report adds each row's relative gain over this encoder
+    reference = "knn"         # optional: the report adds each row's paired gain over this encoder
+    baselines = ["majority", "knn"]   # rows added to every table (default: every baseline of the suite)
 
     [protocol]           # config dict passed to the protocol (geosrl.tasks.run_task or run_fewshot_cell)
     profile = "quick"    # the protocol's own defaults (geosrl.tasks.common / .fewshot); other keys override
@@ -56,7 +57,7 @@ EXPERIMENTS = ("encoders", "fewshot")
 SUITES = ("offline", "locbench")
 SPLITS = ("random", "spatial", "published")  # "published": LocBench's own train/val/test files
 _BENCH_KEYS = {"suite", "tasks", "encoders", "seeds", "splits", "device", "workers", "shard", "root", "cache_dir",
-               "experiment", "fractions", "reference"}
+               "experiment", "fractions", "reference", "baselines"}
 _TOP_KEYS = {"bench", "protocol", "task", "pretrain"}
 _LOADER_KEYS = {"max_samples"}
 
@@ -82,6 +83,8 @@ class BenchConfig:
     fractions: list[float] | None = None
     reference: str | None = None
     pretrain: dict[str, Any] = field(default_factory=dict)
+    #: baseline rows added to every table; ``None`` = every baseline the suite offers
+    baselines: list[str] | None = None
 
     def __post_init__(self) -> None:
         self.validate()
@@ -187,6 +190,7 @@ def build_config(
         fractions=bench.get("fractions"),
         reference=bench.get("reference"),
         pretrain=dict(raw.get("pretrain", {})),
+        baselines=None if bench.get("baselines") is None else _as_list(bench["baselines"], "baselines"),
     )
 
 

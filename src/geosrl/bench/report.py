@@ -47,14 +47,16 @@ class Stat:
     mean: float
     std: float
     n: int
+    #: the values by seed (for paired comparisons between encoders evaluated on the same splits)
+    by_seed: tuple[tuple[int, float], ...] = ()
 
     @classmethod
-    def of(cls, values: list[float]) -> "Stat":
-        """Statistics of ``values`` (non-empty)."""
+    def of(cls, values: list[float], seeds: list[int] | None = None) -> "Stat":
+        """Statistics of ``values`` (non-empty), optionally labelled by their ``seeds``."""
         n = len(values)
         mean = math.fsum(values) / n
         std = math.sqrt(math.fsum((v - mean) ** 2 for v in values) / (n - 1)) if n > 1 else float("nan")
-        return cls(mean, std, n)
+        return cls(mean, std, n, tuple(zip(seeds, values)) if seeds is not None else ())
 
     def text(self) -> str:
         """``0.9123 ± 0.0041``, or just the mean for a single seed."""
@@ -114,15 +116,16 @@ def write_leaderboard(out: Path, records: list[dict[str, Any]]) -> Path:
 
 def aggregate(records: Iterable[dict[str, Any]]) -> tuple[Aggregate, dict[str, str]]:
     """Mean ± std over seeds per (task, split, encoder, metric), and each task's kind."""
-    values: dict[tuple[str, str], dict[str, dict[str, list[float]]]] = {}
+    values: dict[tuple[str, str], dict[str, dict[str, list[tuple[int, float]]]]] = {}
     kinds: dict[str, str] = {}
     for rec in records:
         kinds[rec["task"]] = rec["kind"]
         split = store.split_label(rec["split"], rec.get("fraction"))
         per_encoder = values.setdefault((rec["task"], split), {}).setdefault(rec["encoder"], {})
         for metric, value in rec["metrics"].items():
-            per_encoder.setdefault(metric, []).append(float(value))
-    stats = {key: {enc: {m: Stat.of(v) for m, v in ms.items()} for enc, ms in table.items()}
+            per_encoder.setdefault(metric, []).append((int(rec["seed"]), float(value)))
+    stats = {key: {enc: {m: Stat.of([v for _, v in pairs], [s for s, _ in pairs]) for m, pairs in ms.items()}
+                   for enc, ms in table.items()}
              for key, table in sorted(values.items())}
     return stats, kinds
 
@@ -168,20 +171,26 @@ def metric_columns(table: Table) -> list[str]:
 def render_table(table: Table, kind: str, reference: str | None = None) -> list[str]:
     """Markdown table of one (task, split): rows = encoders ranked by the primary metric, best marked bold.
 
-    With a ``reference`` encoder present in the table, a column gives each row's relative gain of the
-    primary metric's mean over the reference's, ``(m − m_ref)/|m_ref|``.
+    With a ``reference`` encoder present in the table (``knn`` for the encoder benchmark, ``scratch`` for
+    the few-shot one), a column gives each row's gain of the primary metric over it: the mean ± std over
+    seeds of the paired per-seed difference (improvement direction), its relative size, and ``✗`` when the
+    row does not beat the reference.
     """
     columns = metric_columns(table)
     primary = primary_metric(kind, columns)
     best = {m: best_encoders(table, m) for m in columns}
-    ref = table.get(reference, {}).get(primary) if reference else None
-    gain = [f"{primary} vs {reference}"] if ref is not None else []
+    ref_metric = primary
+    if reference and primary not in table.get(reference, {}):  # image tasks: a baseline has no image input
+        ref_metric = primary + "_location_only"
+    ref = table.get(reference, {}).get(ref_metric) if reference else None
+    gain = [f"{ref_metric} vs {reference}"] if ref is not None else []
     header = ["encoder", "seeds"] + gain + [f"{m} {_ARROWS.get(metric_direction(m), '')}".strip() for m in columns]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for enc in ranked_encoders(table, primary):
         cells = [enc, str(max(s.n for s in table[enc].values()))]
         if ref is not None:
-            cells.append(_relative_gain(table[enc].get(primary), ref) if enc != reference else "–")
+            cells.append(_gain_text(table[enc].get(ref_metric), ref, metric_direction(primary) or 1)
+                         if enc != reference else "–")
         for m in columns:
             stat = table[enc].get(m)
             text = stat.text() if stat else "–"
@@ -190,11 +199,32 @@ def render_table(table: Table, kind: str, reference: str | None = None) -> list[
     return lines
 
 
-def _relative_gain(stat: Stat | None, ref: Stat) -> str:
-    """``+12.3%``: relative gain of ``stat``'s mean over ``ref``'s (``–`` when undefined)."""
-    if stat is None or not math.isfinite(stat.mean) or not math.isfinite(ref.mean) or ref.mean == 0:
+def paired_gain(stat: Stat | None, ref: Stat, direction: int = 1) -> tuple[float, float, int] | None:
+    """Mean and sample std over the shared seeds of ``direction·(stat − ref)``, and the number of shared seeds.
+
+    Both are evaluated on the same split per seed, so the per-seed difference removes the split's share of
+    the variance. ``None`` when no seed is shared or a value is not finite.
+    """
+    if stat is None:
+        return None
+    ref_by_seed = dict(ref.by_seed)
+    diffs = [direction * (v - ref_by_seed[s]) for s, v in stat.by_seed if s in ref_by_seed]
+    if not diffs or not all(math.isfinite(d) for d in diffs):
+        return None
+    summary = Stat.of(diffs)
+    return summary.mean, summary.std, summary.n
+
+
+def _gain_text(stat: Stat | None, ref: Stat, direction: int) -> str:
+    """``+0.031 ± 0.004 (+3.5%)`` — the paired gain over the reference (``✗`` appended when not above it)."""
+    gain = paired_gain(stat, ref, direction)
+    if gain is None:
         return "–"
-    return f"{(stat.mean - ref.mean) / abs(ref.mean):+.1%}"
+    mean, std, n = gain
+    text = f"{mean:+.3g}" + (f" ± {std:.2g}" if n > 1 else "")
+    if ref.mean != 0 and math.isfinite(ref.mean):
+        text += f" ({direction * mean / abs(ref.mean):+.1%})"
+    return text + (" ✗" if mean <= 0 else "")
 
 
 def render_tuned(records: Iterable[dict[str, Any]]) -> list[str]:

@@ -41,6 +41,7 @@ class Backend:
             ``reason`` and ``install_hint`` attributes.
         check_protocol: ``check_protocol(config)`` raises :class:`ConfigError` for a protocol config no cell
             could use; called for every task before any cell runs (``None``: no check).
+        baselines: names ``run_task`` also accepts as encoders: rows every table gets (``[bench] baselines``).
     """
 
     list_tasks: Callable[[], list[str]]
@@ -49,6 +50,7 @@ class Backend:
     list_encoders: Callable[[], list[str]]
     skip_errors: tuple[type[BaseException], ...] = ()
     check_protocol: Callable[[dict], Any] | None = None
+    baselines: tuple[str, ...] = ()
 
 
 @dataclass
@@ -97,7 +99,10 @@ def run_bench(config: BenchConfig, out: Path, backend: Backend, log: Log = print
     """
     out = Path(out)
     tasks = resolve_names(config.tasks, backend.list_tasks(), "tasks")
-    encoders = resolve_names(config.encoders, backend.list_encoders(), "encoders")
+    encoders = resolve_names(config.encoders, backend.list_encoders() + list(backend.baselines), "encoders")
+    baselines = list(backend.baselines) if config.baselines is None else resolve_names(
+        config.baselines, list(backend.baselines), "baselines") if config.baselines else []
+    encoders += [b for b in baselines if b not in encoders]
     grid = shard_cells(build_grid(tasks, encoders, config.splits, config.seeds, config.fractions), *config.shard)
     if backend.check_protocol is not None:
         for task in tasks:

@@ -50,10 +50,10 @@ def default_backend(config: BenchConfig) -> Backend:
         return Backend(list_tasks=list_tasks, load_task=load_task, run_task=run_fewshot_cell,
                        list_encoders=fewshot_methods, skip_errors=(DataUnavailableError,),
                        check_protocol=resolve_fewshot_config)
-    from geosrl.tasks import resolve_config
+    from geosrl.tasks import BASELINES, resolve_config
 
     return Backend(list_tasks=list_tasks, load_task=load_task, run_task=run_task, list_encoders=geosrl.list_encoders,
-                   skip_errors=(DataUnavailableError,), check_protocol=resolve_config)
+                   skip_errors=(DataUnavailableError,), check_protocol=resolve_config, baselines=BASELINES)
 
 
 def prepare_fewshot(config: BenchConfig, out: Path, log: Callable[[str], None] = print) -> BenchConfig:

@@ -9,6 +9,9 @@
 * ``"regression"`` → :mod:`geosrl.tasks.regression` (location embedding ± image features, MSE);
 * ``"presence_only"`` → :mod:`geosrl.tasks.presence_only` (SINR an_full, AUC).
 
+The encoder names ``"majority"`` and ``"knn"`` run the baselines of :mod:`geosrl.tasks.baselines`
+instead, on the same split and with the same metrics.
+
 Hyper-parameters are chosen on the validation split only; the test split is scored once, with the
 chosen model. Configuration keys and the ``quick``/``full`` defaults: :mod:`geosrl.tasks.common`.
 Training runs on ``device`` (``"cuda"`` uses the GPU); on CPU it is seeded and deterministic.
@@ -18,12 +21,13 @@ from __future__ import annotations
 
 import torch
 
+from .baselines import BASELINES, run_baseline
 from .common import FULL, PROFILES, QUICK, TaskResult, resolve_config, resolve_split, split_blocks
 from .geoprior import run_classification
 from .presence_only import run_presence_only
 from .regression import run_regression
 
-__all__ = ["FULL", "PROFILES", "QUICK", "TaskResult", "resolve_config", "run_task"]
+__all__ = ["BASELINES", "FULL", "PROFILES", "QUICK", "TaskResult", "resolve_config", "run_task"]
 
 _RUNNERS = {
     "classification": run_classification,
@@ -62,7 +66,10 @@ def run_task(data, encoder, split, seed: int, config: dict | None = None, device
         block = {"split_nside": nside, "split_stratified": strata is not None}
     else:
         block = {}
-    result = _RUNNERS[kind](data, encoder, split_name, idx, seed, cfg, device)
+    if isinstance(encoder, str) and encoder in BASELINES:
+        result = run_baseline(data, encoder, split_name, idx, seed, cfg)
+    else:
+        result = _RUNNERS[kind](data, encoder, split_name, idx, seed, cfg, device)
     for k, v in block.items():
         result.chosen_hparams.setdefault(k, v)
     result.chosen_hparams.setdefault("profile", cfg["profile"])

@@ -60,6 +60,7 @@ split                  {fractions             same                   used when `
                        10, max_block_share                           none holds > max_block_share of a
                        0.2}                                          class, see ``split_blocks``)
 geo_bias               True                   True                   compute ssi_* / worst_region / Moran's I
+knn_k_grid             [1, 3, 5, 10, 20, 50]  same                   k of the ``knn`` baseline, chosen on val
 =====================  =====================  =====================  ==========================================
 
 Cost of a quick cell is dominated by (#lr × epochs × steps) encoder forward/backward passes:
@@ -122,6 +123,7 @@ QUICK: dict[str, Any] = {
     "split": {"fractions": [0.7, 0.15, 0.15], "block_km": 500.0, "stratify": None, "min_blocks_per_class": 10,
               "max_block_share": 0.2},
     "geo_bias": True,
+    "knn_k_grid": [1, 3, 5, 10, 20, 50],
 }
 
 FULL: dict[str, Any] = copy.deepcopy(QUICK)
@@ -162,7 +164,7 @@ SCHEMA = {
     "ssi": {"radius_km": number(gt=0), "k": _POSITIVE, "null": choice("two_sided", "pdf"), "max_centres": _POSITIVE,
             "legacy_cap": boolean()},
     "worst_region": {"nside": integer(min=1, optional=True), "min_count": _POSITIVE},
-    "morans_k": _POSITIVE, "split": SPLIT_SCHEMA, "geo_bias": boolean(),
+    "morans_k": _POSITIVE, "split": SPLIT_SCHEMA, "geo_bias": boolean(), "knn_k_grid": list_of(_POSITIVE),
 }
 
 
