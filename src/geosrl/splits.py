@@ -16,10 +16,10 @@ import math
 
 import numpy as np
 
-from .sphere import EARTH_RADIUS_KM
+from .sphere import EARTH_RADIUS_KM, chord_to_km, lonlat_to_xyz
 
 __all__ = ["SPLIT_KINDS", "healpix_index", "healpix_cell_side_km", "nside_for_block_km", "make_split",
-           "stratified_nside"]
+           "split_distances", "stratified_nside"]
 
 SPLIT_KINDS = ("random", "spatial")
 
@@ -153,8 +153,9 @@ def make_split(
     nside: int | None = None,
     block_km: float = 500.0,
     strata: np.ndarray | None = None,
+    buffer_km: float = 0.0,
 ) -> dict[str, np.ndarray]:
-    """Seeded train/val/test index split.
+    """Seeded train/val/test index split, optionally with an exclusion buffer around the test points.
 
     Args:
         lonlat: ``(N, 2)`` (lon, lat) degrees. Rows with non-finite coordinates go to the test split
@@ -174,10 +175,14 @@ def make_split(
             fraction receives blocks holding each class (given ≥ 3 blocks per class; see
             :func:`stratified_nside`) and each class is divided close to the fractions. Without it, a class
             confined to a few blocks (presences of one species) can miss val or test entirely.
+        buffer_km: training rows closer than this (great-circle km) to any test row are moved to
+            ``"excluded"`` (used by no split), so the test points are at least ``buffer_km`` from every
+            training point; 0 keeps every row.
 
     Returns:
-        ``{"train", "val", "test"}`` → sorted int64 index arrays, disjoint, covering ``range(N)``.
-        The blocks of the spatial kind are ``healpix_index(lonlat, nside)`` (see ``nside_for_block_km``).
+        ``{"train", "val", "test", "excluded"}`` → sorted int64 index arrays, disjoint, covering
+        ``range(N)`` (``excluded`` is empty without a buffer). The blocks of the spatial kind are
+        ``healpix_index(lonlat, nside)`` (see ``nside_for_block_km``).
 
     Raises:
         ValueError: unknown kind, bad fractions, or (spatial) fewer than 3 occupied cells when every
@@ -193,7 +198,8 @@ def make_split(
         perm = rng.permutation(n)
         n_train, n_val = _sizes(n, fr)
         parts = (perm[:n_train], perm[n_train:n_train + n_val], perm[n_train + n_val:])
-        return {k: np.sort(p).astype(np.int64) for k, p in zip(("train", "val", "test"), parts)}
+        return _buffered({k: np.sort(p).astype(np.int64) for k, p in zip(("train", "val", "test"), parts)},
+                         lonlat, buffer_km)
     if kind != "spatial":
         raise ValueError(f"kind must be one of {SPLIT_KINDS}, got {kind!r}")
 
@@ -225,4 +231,40 @@ def make_split(
             split_of_cell[members] = _assign_cells(per_cell[members, g], np.arange(len(members)), fr)
     row_split = np.full(n, 2, dtype=np.int64)
     row_split[finite] = split_of_cell[inv]
-    return {k: np.where(row_split == s)[0].astype(np.int64) for s, k in enumerate(("train", "val", "test"))}
+    idx = {k: np.where(row_split == s)[0].astype(np.int64) for s, k in enumerate(("train", "val", "test"))}
+    return _buffered(idx, lonlat, buffer_km)
+
+
+def _nearest_km(lonlat: np.ndarray, rows: np.ndarray, others: np.ndarray) -> np.ndarray:
+    """Great-circle km from each of ``rows`` to its nearest row of ``others`` (finite coordinates only)."""
+    from scipy.spatial import cKDTree
+
+    chord, _ = cKDTree(lonlat_to_xyz(lonlat[others])).query(lonlat_to_xyz(lonlat[rows]), k=1)
+    return chord_to_km(np.asarray(chord))
+
+
+def _finite_rows(lonlat: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    return rows[np.isfinite(lonlat[rows]).all(axis=1)]
+
+
+def _buffered(idx: dict[str, np.ndarray], lonlat: np.ndarray, buffer_km: float) -> dict[str, np.ndarray]:
+    """Move training rows within ``buffer_km`` of a test row to ``"excluded"``."""
+    if not buffer_km >= 0:
+        raise ValueError(f"buffer_km must be >= 0, got {buffer_km}")
+    train, test = _finite_rows(lonlat, idx["train"]), _finite_rows(lonlat, idx["test"])
+    if buffer_km == 0 or len(train) == 0 or len(test) == 0:
+        return {**idx, "excluded": np.zeros(0, dtype=np.int64)}
+    near = _nearest_km(lonlat, train, test) < buffer_km
+    return {**idx, "train": np.setdiff1d(idx["train"], train[near]).astype(np.int64),
+            "excluded": np.sort(train[near]).astype(np.int64)}
+
+
+def split_distances(lonlat: np.ndarray, idx: dict[str, np.ndarray]) -> dict[str, float]:
+    """How far the test points lie from the training data: min / median / 90th percentile over test rows
+    of the great-circle km to the nearest training row (rows with a location only)."""
+    lonlat = np.asarray(lonlat, dtype=np.float64)
+    train, test = _finite_rows(lonlat, idx["train"]), _finite_rows(lonlat, idx["test"])
+    if len(train) == 0 or len(test) == 0:
+        return {"min_km": float("nan"), "median_km": float("nan"), "p90_km": float("nan")}
+    d = _nearest_km(lonlat, test, train)
+    return {"min_km": float(d.min()), "median_km": float(np.median(d)), "p90_km": float(np.percentile(d, 90))}

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import os
 import shutil
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..files import atomic_write
 from . import store
 from .config import ConfigError
 
@@ -89,13 +88,5 @@ def _merge_failures(out: Path, src: Path) -> None:
 
 def _atomic_copy(src: Path, dst: Path) -> None:
     """Copy ``src`` to ``dst`` through a temporary file and an atomic rename."""
-    dst.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=dst.parent, prefix=f".{dst.name}.", suffix=".tmp")
-    try:
-        with open(src, "rb") as reader, open(fd, "wb") as writer:
-            shutil.copyfileobj(reader, writer)
-        os.chmod(tmp, store.file_mode())
-        Path(tmp).replace(dst)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with open(src, "rb") as reader:
+        atomic_write(dst, lambda writer: shutil.copyfileobj(reader, writer))

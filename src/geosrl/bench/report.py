@@ -270,10 +270,24 @@ def render_summary(agg: Aggregate, kinds: dict[str, str], run: dict[str, Any],
     tasks = run.get("tasks", {})
     for (task, split), table in agg.items():
         lines += ["", f"## {task} · {split} split ({_describe(kinds[task], tasks.get(task, {}))})", ""]
+        lines += _render_split(tasks.get(task, {}).get("splits", {}).get(split, {}))
         lines += render_table(table, kinds[task], config.get("reference"))
     lines += render_tuned(records)
     lines += _render_problems(run)
     return "\n".join(lines) + "\n"
+
+
+def _render_split(by_seed: dict[str, dict[str, Any]]) -> list[str]:
+    """One line per table: split sizes, buffer exclusions and how far test points lie from training data."""
+    if not by_seed:
+        return []
+    parts = []
+    for seed, rec in sorted(by_seed.items(), key=lambda kv: int(kv[0])):
+        sizes, dist = rec.get("sizes") or {}, rec["test_to_train_km"]
+        parts.append(f"seed {seed}: {sizes.get('train', '?')}/{sizes.get('val', '?')}/{sizes.get('test', '?')} "
+                     f"train/val/test, {sizes.get('excluded', 0)} excluded by the buffer; test→train "
+                     f"{dist['min_km']:.0f} / {dist['median_km']:.0f} / {dist['p90_km']:.0f} km (min / median / p90)")
+    return ["Split — " + "; ".join(parts) + ".", ""]
 
 
 def _describe(kind: str, task: dict[str, Any]) -> str:

@@ -15,15 +15,21 @@ from . import store
 __all__ = ["run_info", "write_run_json"]
 
 def task_summaries(out: Path) -> dict[str, dict[str, Any]]:
-    """Per task: kind, sample count, target and the data's own metadata (source, licence, ...), from the cells."""
+    """Per task: kind, sample count, target, the data's own metadata (source, licence, ...) and, per split and
+    seed, the split's sizes and test→train great-circle distances (km), from the cells."""
     tasks: dict[str, dict[str, Any]] = {}
     for rec in store.iter_cell_records(out):
-        tasks.setdefault(rec["task"], {
+        task = tasks.setdefault(rec["task"], {
             "kind": rec["kind"],
             "n_samples": rec["n_samples"],
             "target_name": rec.get("target_name", ""),
             "data_metadata": rec.get("data_metadata", {}),
         })
+        hp = rec.get("chosen_hparams", {})
+        if "split_distance_km" in hp:
+            split = store.split_label(rec["split"], rec.get("fraction"))
+            task.setdefault("splits", {}).setdefault(split, {}).setdefault(str(rec["seed"]), {
+                "sizes": hp.get("split_sizes"), "test_to_train_km": hp["split_distance_km"]})
     return tasks
 
 

@@ -25,7 +25,6 @@ import io
 import json
 import os
 import re
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator, Mapping
@@ -33,6 +32,7 @@ from typing import Any, Iterator, Mapping
 import numpy as np
 
 from ..config import ConfigError
+from ..files import atomic_write_text, file_mode
 
 __all__ = [
     "Cell",
@@ -105,13 +105,6 @@ def split_label(split: str, fraction: float | None) -> str:
     return split if fraction is None else f"{split} · {fraction:.0%} labels"
 
 
-def file_mode() -> int:
-    """Mode of a new regular file under the process umask (``mkstemp`` alone would leave 0600)."""
-    mask = os.umask(0)
-    os.umask(mask)
-    return 0o666 & ~mask
-
-
 def is_results_dir(out: Path) -> bool:
     """Whether ``out`` is a geosrl result folder (its ``run.json`` says so, or it holds ``cells/``)."""
     run = out / "run.json"
@@ -166,22 +159,6 @@ def locked(out: Path) -> Iterator[None]:
         yield
     finally:
         os.close(fd)  # closing releases the lock
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` via a temporary file in the same folder and an atomic rename."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, file_mode())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def write_json(path: Path, data: Mapping[str, Any]) -> None:

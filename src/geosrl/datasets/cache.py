@@ -19,12 +19,12 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 import warnings
 from pathlib import Path
 
 import numpy as np
 
+from ..files import atomic_write
 from .base import TaskData
 
 __all__ = [
@@ -78,20 +78,6 @@ def _checksum(header_json: str, arrays: dict[str, np.ndarray]) -> str:
     return h.hexdigest()
 
 
-def _umask() -> int:
-    """The process umask, read without changing it where the OS allows (Linux), else set and restored."""
-    try:
-        with open("/proc/self/status", encoding="ascii") as f:
-            for line in f:
-                if line.startswith("Umask:"):
-                    return int(line.split()[1], 8)
-    except (OSError, ValueError, IndexError):
-        pass
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
-
-
 def save_cached(path: Path, data: TaskData) -> None:
     """Write ``data`` to ``path`` (``.npz``) atomically, with a checksum, honouring the umask."""
     path = Path(path)
@@ -111,17 +97,7 @@ def save_cached(path: Path, data: TaskData) -> None:
     }
     header_json = json.dumps(header)
     checksum = _checksum(header_json, arrays)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.savez(f, header=np.array(header_json), checksum=np.array(checksum), **arrays)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o666 & ~_umask())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write(path, lambda f: np.savez(f, header=np.array(header_json), checksum=np.array(checksum), **arrays))
 
 
 def _read(f) -> TaskData:

@@ -14,9 +14,12 @@ other keys override the profile, nested tables merge, unknown keys raise)::
 
 Outputs in ``out_dir``: ``state.pt`` (model, optimiser, scheduler, epoch, history; written atomically
 after every epoch — a rerun with the same ``out_dir`` resumes after the last finished epoch and gives
-the same result as an uninterrupted run), ``log.csv`` (one row per epoch: loss terms, temperatures,
-``effective_negatives``, validation retrieval top-1, pairs/s), ``location_encoder.safetensors`` (+ card,
-see :mod:`geosrl.checkpoint`), ``config.json`` and ``run.json``.
+the same result as an uninterrupted run; it holds only tensors and plain values and is read with
+``torch.load(weights_only=True)`` by :func:`load_state`, so a planted pickle cannot run code, and
+anything that is not a valid resume state raises :class:`~geosrl.CheckpointError`), ``log.csv`` (one
+row per epoch: loss terms, temperatures, ``effective_negatives``, validation retrieval top-1, pairs/s),
+``location_encoder.safetensors`` (+ card, see :mod:`geosrl.encoders.checkpoint`), ``config.json`` and
+``run.json``; every file is written atomically with the ``0o666 & ~umask`` permissions.
 
 Randomness: the epoch permutation, random-location negatives and dropout masks are drawn from
 generators seeded by ``(seed, epoch[, rank])``, so resuming reproduces the uninterrupted run exactly.
@@ -26,6 +29,7 @@ from __future__ import annotations
 
 import copy
 import csv
+import io
 import json
 import math
 import time
@@ -37,7 +41,8 @@ import numpy as np
 import torch
 
 from ..config import git_commit, merge_config, package_versions
-from ..encoders.checkpoint import build_from_architecture, save_pretrained
+from ..encoders.checkpoint import CheckpointError, build_from_architecture, save_pretrained
+from ..files import atomic_write
 from ..sphere import uniform_lonlat
 from .data import PretrainData, build_pretrain_data, patches_to_float
 from .distributed import gather_with_grad, init_distributed
@@ -45,7 +50,7 @@ from .image_encoder import PatchCNN
 from .model import CSPModel
 from .objectives import CSPObjective
 
-__all__ = ["PRETRAIN_FULL", "PRETRAIN_QUICK", "PretrainResult", "build_model", "pretrain",
+__all__ = ["PRETRAIN_FULL", "PRETRAIN_QUICK", "PretrainResult", "build_model", "load_state", "pretrain",
            "resolve_pretrain_config"]
 
 PRETRAIN_QUICK: dict[str, Any] = {
@@ -146,10 +151,85 @@ def _val_retrieval(model: CSPModel, ll: torch.Tensor, img: torch.Tensor, stats: 
     return hits / n
 
 
+STATE_FORMAT = "geosrl-pretrain-state"
+STATE_VERSION = 1
+_STATE_KEYS = ("format", "version", "model", "optimizer", "scheduler", "epoch", "history", "config_json")
+
+
+def _config_json(cfg: dict) -> str:
+    """Canonical JSON of a resolved config (paths as strings): what ``state.pt`` records and compares."""
+    return json.dumps(cfg, sort_keys=True, default=str)
+
+
+def _plain_history(history: list[dict[str, Any]]) -> list[dict[str, float | int]]:
+    return [{str(k): (int(v) if isinstance(v, (int, np.integer)) and not isinstance(v, bool) else float(v))
+             for k, v in row.items()} for row in history]
+
+
+def _write_text(path: Path, text: str) -> None:
+    atomic_write(path, lambda f: f.write(text.encode()))
+
+
 def _atomic_save(obj: Any, path: Path) -> None:
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    torch.save(obj, tmp)
-    tmp.replace(path)
+    atomic_write(path, lambda f: torch.save(obj, f))
+
+
+def _save_state(path: Path, model: torch.nn.Module, opt: torch.optim.Optimizer, sched: Any, epoch: int,
+                history: list[dict[str, Any]], cfg: dict) -> None:
+    """Write the resume state: tensors and plain values only (loadable with ``weights_only=True``)."""
+    _atomic_save({"format": STATE_FORMAT, "version": STATE_VERSION, "model": model.state_dict(),
+                  "optimizer": opt.state_dict(), "scheduler": sched.state_dict(), "epoch": int(epoch),
+                  "history": _plain_history(history), "config_json": _config_json(cfg)}, path)
+
+
+def load_state(path: str | Path, map_location: Any = "cpu") -> dict[str, Any]:
+    """Read and check a ``state.pt`` written by :func:`pretrain`, without running any pickled code.
+
+    ``torch.load(weights_only=True)`` only rebuilds tensors and plain containers, so a planted pickle is
+    refused, not executed. The content is checked too: format, version, the keys and their types.
+
+    Raises:
+        CheckpointError: the file is not a valid resume state (planted, truncated, foreign or corrupted);
+            the message names the file and the fix.
+    """
+    path = Path(path)
+    fix = "delete it or choose a new --out (out_dir), or pass --no-resume (resume=False) to start over"
+
+    def bad(why: str) -> CheckpointError:
+        return CheckpointError(f"{path} is not a valid geosrl pre-training resume state ({why}); {fix}")
+
+    try:
+        st = torch.load(path, map_location=map_location, weights_only=True)
+    except OSError as e:
+        raise bad(f"cannot read it: {e.strerror or e}") from None
+    except Exception as e:  # UnpicklingError for forbidden globals, RuntimeError/EOFError when truncated, ...
+        msg = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise bad(f"{type(e).__name__}: {msg[:300]}") from None
+    if not isinstance(st, dict):
+        raise bad(f"it holds a {type(st).__name__}, not a dict")
+    if st.get("format") != STATE_FORMAT or st.get("version") != STATE_VERSION:
+        raise bad(f"format {st.get('format')!r} version {st.get('version')!r}, expected {STATE_FORMAT!r} "
+                  f"version {STATE_VERSION}")
+    missing = [k for k in _STATE_KEYS if k not in st]
+    if missing:
+        raise bad(f"missing entries {missing}")
+    model_sd = st["model"]
+    if not (isinstance(model_sd, dict) and all(isinstance(k, str) and isinstance(v, torch.Tensor)
+                                               for k, v in model_sd.items())):
+        raise bad("'model' is not a state dict of tensors")
+    for key in ("optimizer", "scheduler"):
+        if not isinstance(st[key], dict):
+            raise bad(f"{key!r} is not a state dict")
+    epoch, history = st["epoch"], st["history"]
+    if not isinstance(epoch, int) or isinstance(epoch, bool) or epoch < 0:
+        raise bad(f"'epoch' must be a non-negative integer, got {epoch!r}")
+    if not (isinstance(history, list) and len(history) == epoch + 1 and all(
+            isinstance(r, dict) and all(isinstance(k, str) and isinstance(v, (int, float)) for k, v in r.items())
+            for r in history)):
+        raise bad(f"'history' must be a list of epoch + 1 = {epoch + 1} dicts of numbers")
+    if not isinstance(st["config_json"], str):
+        raise bad("'config_json' is not a string")
+    return st
 
 
 def pretrain(config: dict | None = None, out_dir: str | Path | None = None, resume: bool = True,
@@ -166,6 +246,9 @@ def pretrain(config: dict | None = None, out_dir: str | Path | None = None, resu
         max_epochs: stop after this many epochs in total without finishing (simulates an interruption).
     Returns:
         :class:`PretrainResult` (the encoder file is written on rank 0 when all epochs are done).
+    Raises:
+        CheckpointError: ``out_dir/state.pt`` is not a valid resume state of this run (planted, truncated,
+            foreign, another config); the message names the file and the fix.
     """
     raw = dict(config or {})
     cfg = resolve_pretrain_config(raw)
@@ -211,12 +294,21 @@ def pretrain(config: dict | None = None, out_dir: str | Path | None = None, resu
     start = 0
     state_path = out / "state.pt"
     if resume and state_path.is_file():
-        st = torch.load(state_path, map_location=dev, weights_only=False)
-        if st["config"] != cfg:
-            raise ValueError(f"{state_path} was written with another config; use a new out_dir or resume=False")
-        model.load_state_dict(st["model"])
-        opt.load_state_dict(st["optimizer"])
-        sched.load_state_dict(st["scheduler"])
+        st = load_state(state_path, map_location=dev)
+        if st["config_json"] != _config_json(cfg):
+            raise CheckpointError(f"{state_path} was written with another config; choose a new --out (out_dir) "
+                                  "or pass --no-resume (resume=False) to start over")
+        if int(st["epoch"]) >= epochs:
+            raise CheckpointError(f"{state_path} records epoch {st['epoch'] + 1} of a run of {epochs} epochs; "
+                                  "delete it or choose a new --out")
+        try:
+            model.load_state_dict(st["model"])
+            opt.load_state_dict(st["optimizer"])
+            sched.load_state_dict(st["scheduler"])
+        except (RuntimeError, ValueError, KeyError, TypeError) as e:
+            raise CheckpointError(f"{state_path} does not fit this model ({type(e).__name__}: "
+                                  f"{str(e).splitlines()[0][:300] if str(e) else ''}); delete it or choose a "
+                                  "new --out") from None
         history, start = st["history"], int(st["epoch"]) + 1
         say(f"resuming {out} after epoch {start}")
     ddp = model
@@ -227,7 +319,7 @@ def pretrain(config: dict | None = None, out_dir: str | Path | None = None, resu
     gather = gather_with_grad if info.world_size > 1 else None
     k_rand = int(cfg["objective"]["num_random"])
     if info.is_main:
-        (out / "config.json").write_text(json.dumps(cfg, indent=2) + "\n")
+        _write_text(out / "config.json", json.dumps(cfg, indent=2, default=str) + "\n")
     say(f"pre-training on {len(tr_idx)} pairs ({n_val} val), {info.world_size} process(es), global batch "
         f"{global_bs}, {steps_per_epoch} steps/epoch, device {dev}")
 
@@ -263,9 +355,7 @@ def pretrain(config: dict | None = None, out_dir: str | Path | None = None, resu
             f"negatives {row.get('effective_negatives', 0):.0f} tau_B {row.get('tau_B', float('nan')):.3f} "
             f"{row['pairs_per_second']:.0f} pairs/s")
         if info.is_main:
-            _atomic_save({"model": model.state_dict(), "optimizer": opt.state_dict(),
-                          "scheduler": sched.state_dict(), "epoch": epoch, "history": history, "config": cfg},
-                         state_path)
+            _save_state(state_path, model, opt, sched, epoch, history, cfg)
             _write_log(out / "log.csv", history)
 
     enc_path = None
@@ -276,7 +366,7 @@ def pretrain(config: dict | None = None, out_dir: str | Path | None = None, resu
                                    _card_meta(cfg, data, history, n_train=len(tr_idx), n_val=n_val))
         loc.to(dev)
         git = git_commit()
-        (out / "run.json").write_text(json.dumps({
+        _write_text(out / "run.json", json.dumps({
             "kind": "pretrain", "config": cfg, "seed": seed, "git_commit": git["commit"], "git_dirty": git["dirty"],
             "packages": package_versions(), "data": data.metadata, "history": history,
             "encoder_file": enc_path.name, "world_size": info.world_size,
@@ -288,10 +378,11 @@ def _write_log(path: Path, history: list[dict[str, float]]) -> None:
     keys: list[str] = []
     for r in history:
         keys += [k for k in r if k not in keys]
-    with open(path, "w", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=keys)
-        w.writeheader()
-        w.writerows(history)
+    buf = io.StringIO(newline="")
+    w = csv.DictWriter(buf, fieldnames=keys)
+    w.writeheader()
+    w.writerows(history)
+    _write_text(path, buf.getvalue())
 
 
 def _card_meta(cfg: dict, data: PretrainData, history: list[dict], n_train: int, n_val: int) -> dict[str, Any]:

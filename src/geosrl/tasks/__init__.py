@@ -22,7 +22,7 @@ from __future__ import annotations
 import torch
 
 from .baselines import BASELINES, run_baseline
-from .common import FULL, PROFILES, QUICK, TaskResult, resolve_config, resolve_split, split_blocks
+from .common import FULL, PROFILES, QUICK, TaskResult, resolve_config, resolve_split, split_blocks, split_record
 from .geoprior import run_classification
 from .presence_only import run_presence_only
 from .regression import run_regression
@@ -70,7 +70,7 @@ def run_task(data, encoder, split, seed: int, config: dict | None = None, device
         result = run_baseline(data, encoder, split_name, idx, seed, cfg)
     else:
         result = _RUNNERS[kind](data, encoder, split_name, idx, seed, cfg, device)
-    for k, v in block.items():
+    for k, v in {**block, **split_record(data, idx)}.items():
         result.chosen_hparams.setdefault(k, v)
     result.chosen_hparams.setdefault("profile", cfg["profile"])
     result.chosen_hparams.setdefault("task", getattr(data, "name", ""))

@@ -58,7 +58,10 @@ split                  {fractions             same                   used when `
                        stratify None,                                and refined until each class spans
                        min_blocks_per_class                          ≥ min_blocks_per_class blocks and
                        10, max_block_share                           none holds > max_block_share of a
-                       0.2}                                          class, see ``split_blocks``)
+                       0.2, buffer_km                                class, see ``split_blocks``); training
+                       None}                                         rows within buffer_km of a test row are
+                                                                     excluded (None = a quarter of the block
+                                                                     side for spatial splits, 0 for random)
 geo_bias               True                   True                   compute ssi_* / worst_region / Moran's I
 knn_k_grid             [1, 3, 5, 10, 20, 50]  same                   k of the ``knn`` baseline, chosen on val
 =====================  =====================  =====================  ==========================================
@@ -83,7 +86,7 @@ import torch
 from torch import nn
 
 from ..config import (ConfigError, boolean, check_config, choice, integer, list_of, mapping, merge_config, number)
-from ..splits import make_split, nside_for_block_km, stratified_nside
+from ..splits import healpix_cell_side_km, make_split, nside_for_block_km, split_distances, stratified_nside
 
 __all__ = [
     "FULL",
@@ -121,7 +124,7 @@ QUICK: dict[str, Any] = {
     "worst_region": {"nside": None, "min_count": 30},
     "morans_k": 8,
     "split": {"fractions": [0.7, 0.15, 0.15], "block_km": 500.0, "stratify": None, "min_blocks_per_class": 10,
-              "max_block_share": 0.2},
+              "max_block_share": 0.2, "buffer_km": None},
     "geo_bias": True,
     "knn_k_grid": [1, 3, 5, 10, 20, 50],
 }
@@ -149,6 +152,7 @@ _POSITIVE = integer(min=1)
 SPLIT_SCHEMA = {
     "fractions": list_of(number(gt=0, lt=1), length=3), "block_km": number(gt=0),
     "stratify": boolean(optional=True), "min_blocks_per_class": _POSITIVE, "max_block_share": number(gt=0, le=1),
+    "buffer_km": number(ge=0, optional=True),
 }
 SCHEMA = {
     "epochs": _POSITIVE, "batch_size": _POSITIVE, "lr_grid": list_of(number(gt=0)), "lr_decay": number(gt=0, le=1),
@@ -207,8 +211,11 @@ def resolve_split(data, split, seed: int, cfg: dict) -> tuple[str, dict[str, np.
     if isinstance(split, str):
         sc = cfg["split"]
         nside, strata = split_blocks(data, cfg) if split == "spatial" else (None, None)
+        buffer = sc["buffer_km"]
+        if buffer is None:
+            buffer = 0.25 * healpix_cell_side_km(nside) if split == "spatial" else 0.0
         idx = make_split(data.lonlat, split, seed, fractions=tuple(sc["fractions"]), block_km=sc["block_km"],
-                         nside=nside, strata=strata)
+                         nside=nside, strata=strata, buffer_km=buffer)
         name = split
     elif isinstance(split, dict):
         idx = {k: np.asarray(split[k], dtype=np.int64) for k in ("train", "val", "test")}
@@ -219,6 +226,12 @@ def resolve_split(data, split, seed: int, cfg: dict) -> tuple[str, dict[str, np.
         if len(idx[k]) == 0:
             raise ValueError(f"the {k} split is empty")
     return name, idx
+
+
+def split_record(data, idx: dict[str, np.ndarray]) -> dict[str, Any]:
+    """What a cell records about its split: sizes, the excluded (buffer) rows, test→train distances (km)."""
+    return {"split_sizes": {k: int(len(idx.get(k, ()))) for k in ("train", "val", "test", "excluded")},
+            "split_distance_km": split_distances(data.lonlat, idx)}
 
 
 def split_blocks(data, cfg: dict) -> tuple[int, np.ndarray | None]:

@@ -51,7 +51,7 @@ from ..encoders import embed_locations, load_geoclip_location_encoder, load_pret
 from ..encoders.checkpoint import build_from_architecture
 from ..losses import presence_absence_loss
 from ..sphere import uniform_lonlat
-from .common import QUICK, SPLIT_SCHEMA, TaskResult, resolve_split
+from .common import QUICK, SPLIT_SCHEMA, TaskResult, resolve_split, split_record
 from .training import adam, positive_negative_logits, train_epochs
 
 __all__ = ["FEWSHOT_FULL", "FEWSHOT_QUICK", "METHODS", "resolve_fewshot_config", "run_fewshot_cell",
@@ -386,7 +386,7 @@ def run_fewshot_cell(data, method: str, split, seed: int, config: dict | None = 
                "n_val": int(len(idx["val"])), "n_test": int(len(test)), "split": split_name,
                "pretrained": None if pre_enc is None else {"source": str(cfg["pretrained"]),
                                                            "tensors_sha256": pre_enc.card.get("tensors_sha256")},
-               "tuned": tuned, "n_trials": hp.get("n_trials", 1)}
+               "tuned": tuned, "n_trials": hp.get("n_trials", 1), **split_record(data, idx)}
     preds = {"lon": lonlat[test, 0], "lat": lonlat[test, 1], "y_true": y_all[test], "y_pred": pred}
     return TaskResult(metrics=tm, val_metrics=vm, predictions=preds, chosen_hparams=hparams,
                       train_seconds=time.perf_counter() - start, info={"val_trials": hp.get("trials", [])})
