@@ -111,3 +111,30 @@ def test_stratified_nside_keeps_global_blocks_when_classes_are_spread(pts):
 
     y = (pts[:, 0] > 0).astype(np.int64)
     assert stratified_nside(pts, y, 16, min_blocks=10, max_share=0.2) == 16
+
+
+def test_buffer_keeps_training_points_away_from_test_points(pts):
+    lonlat = pts
+    from geosrl.splits import split_distances
+
+    plain = make_split(lonlat, "spatial", 0, block_km=500.0)
+    buffered = make_split(lonlat, "spatial", 0, block_km=500.0, buffer_km=150.0)
+    assert np.array_equal(plain["test"], buffered["test"]) and np.array_equal(plain["val"], buffered["val"])
+    assert np.array_equal(np.sort(np.r_[buffered["train"], buffered["excluded"]]), plain["train"])
+    assert len(buffered["excluded"]) > 0 and len(plain["excluded"]) == 0
+    parts = np.concatenate([buffered[k] for k in ("train", "val", "test", "excluded")])
+    assert np.array_equal(np.sort(parts), np.arange(len(lonlat)))
+    before, after = split_distances(lonlat, plain), split_distances(lonlat, buffered)
+    assert before["min_km"] < 150.0 <= after["min_km"] <= after["median_km"] <= after["p90_km"]
+    with pytest.raises(ValueError, match="buffer_km"):
+        make_split(lonlat, "spatial", 0, buffer_km=-1.0)
+
+
+def test_spatial_split_is_spatial_and_differs_per_seed(pts):
+    lonlat = pts
+    from geosrl.splits import split_distances
+
+    random_, spatial = make_split(lonlat, "random", 0), make_split(lonlat, "spatial", 0)
+    assert split_distances(lonlat, spatial)["median_km"] > 3 * split_distances(lonlat, random_)["median_km"]
+    other = make_split(lonlat, "spatial", 1)
+    assert not np.array_equal(spatial["test"], other["test"])  # a new block assignment per seed
