@@ -40,7 +40,8 @@ from typing import Any, Callable
 import numpy as np
 import torch
 
-from ..config import git_commit, merge_config, package_versions
+from ..config import (Check, ConfigError, boolean, check_config, choice, git_commit, integer, mapping, merge_config, number,
+                      package_versions, text)
 from ..encoders.checkpoint import CheckpointError, build_from_architecture, save_pretrained
 from ..files import atomic_write
 from ..sphere import uniform_lonlat
@@ -48,7 +49,7 @@ from .data import PretrainData, build_pretrain_data, patches_to_float
 from .distributed import gather_with_grad, init_distributed
 from .image_encoder import PatchCNN
 from .model import CSPModel
-from .objectives import CSPObjective
+from .objectives import OBJECTIVES, CSPObjective
 
 __all__ = ["PRETRAIN_FULL", "PRETRAIN_QUICK", "PretrainResult", "build_model", "load_state", "pretrain",
            "resolve_pretrain_config"]
@@ -79,14 +80,36 @@ PRETRAIN_PROFILES = {"quick": PRETRAIN_QUICK, "full": PRETRAIN_FULL}
 _FREE_TABLES = {"net_kwargs", "pe_kwargs"}  # passed through to create_encoder, any keys
 
 
+_POSITIVE = integer(min=1)
+_TERMS = Check('a non-empty subset of "BLD" (e.g. "BLD", "BL")',
+               lambda v, key: (isinstance(v, str) and v != "" and set(v.upper()) <= set("BLD"), v))
+#: allowed values of every pre-training key (a typo, wrong type or out-of-range value is a ConfigError)
+PRETRAIN_SCHEMA = {
+    "seed": integer(min=0), "device": text(),
+    "data": {"flickr": integer(min=0), "cities": integer(min=0), "land": integer(min=0), "patch_size": _POSITIVE,
+             "stride": _POSITIVE, "val_fraction": number(gt=0, lt=1), "cache_dir": text(optional=True)},
+    "encoder": {"name": text(), "embed_dim": _POSITIVE, "net": text(optional=True), "net_kwargs": mapping(),
+                "pe_kwargs": mapping()},
+    "image": {"width": _POSITIVE, "depth": _POSITIVE},
+    "objective": {"kind": choice(*OBJECTIVES), "terms": _TERMS, "symmetric": boolean(), "tau_b": number(gt=0),
+                  "tau_l": number(gt=0), "tau_d": number(gt=0), "learnable_temperature": boolean(),
+                  "loc_weight": number(ge=0), "dropout_weight": number(ge=0), "num_random": integer(min=0)},
+    "optim": {"epochs": _POSITIVE, "batch_size": _POSITIVE, "lr": number(gt=0), "weight_decay": number(ge=0),
+              "min_lr_ratio": number(ge=0, le=1)},
+}
+
+
 def resolve_pretrain_config(config: dict | None = None) -> dict[str, Any]:
-    """Profile defaults (``config["profile"]``, default ``"quick"``) updated by the other keys."""
+    """Profile defaults (``config["profile"]``, default ``"quick"``) updated by the other keys, then checked."""
     config = dict(config or {})
     profile = config.pop("profile", "quick")
     if profile not in PRETRAIN_PROFILES:
-        raise ValueError(f"unknown profile {profile!r}; choose one of {sorted(PRETRAIN_PROFILES)}")
+        raise ConfigError(f"unknown pre-training profile {profile!r}; choose one of {sorted(PRETRAIN_PROFILES)}")
     config.pop("out_dir", None)
     cfg = merge_config(PRETRAIN_PROFILES[profile], config, _FREE_TABLES, what="pre-training config")
+    cfg = check_config(cfg, PRETRAIN_SCHEMA, what="pre-training config")
+    if sum(cfg["data"][s] for s in ("flickr", "cities", "land")) < 1:
+        raise ConfigError("pre-training config: data.flickr + data.cities + data.land must be at least 1")
     cfg["profile"] = profile
     return cfg
 
