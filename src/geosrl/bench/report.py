@@ -32,10 +32,10 @@ __all__ = [
 
 LEADERBOARD_COLUMNS = ("task", "encoder", "split", "seed", "metric", "value")
 _HIGHER = ("top1", "top3", "top5", "top10", "mrr", "r2", "auc")
-_LOWER = ("mae", "rmse", "ssi_unmarked", "ssi_marked")
+_LOWER = ("mae", "rmse", "log_loss", "ssi_unmarked", "ssi_marked")
 _ZERO = ("morans_i_residual",)
-_VARIANTS = ("_image_only", "_location_only")
-_ORDER = _HIGHER + ("mae", "rmse", "ssi_unmarked", "ssi_marked", "morans_i_residual")
+_VARIANTS = ("_image_only", "_location_only", "_softmax")
+_ORDER = _HIGHER + ("mae", "rmse", "log_loss", "ssi_unmarked", "ssi_marked", "morans_i_residual")
 _PRIMARY = {"classification": "top1", "regression": "r2", "presence_only": "auc"}
 _ARROWS = {1: "↑", -1: "↓", 0: "→0"}
 

@@ -64,6 +64,10 @@ split                  {fractions             same                   used when `
                                                                      side for spatial splits, 0 for random)
 geo_bias               True                   True                   compute ssi_* / worst_region / Moran's I
 knn_k_grid             [1, 3, 5, 10, 20, 50]  same                   k of the ``knn`` baseline, chosen on val
+classification_loss    "auto"                 "auto"                 geoprior | softmax | auto (softmax for
+                                                                     binary tasks, geo-prior otherwise)
+softmax_alongside      True                   True                   multi-class tasks without images also
+                                                                     report a softmax model (``*_softmax``)
 =====================  =====================  =====================  ==========================================
 
 Cost of a quick cell is dominated by (#lr × epochs × steps) encoder forward/backward passes:
@@ -127,6 +131,8 @@ QUICK: dict[str, Any] = {
               "max_block_share": 0.2, "buffer_km": None},
     "geo_bias": True,
     "knn_k_grid": [1, 3, 5, 10, 20, 50],
+    "classification_loss": "auto",
+    "softmax_alongside": True,
 }
 
 FULL: dict[str, Any] = copy.deepcopy(QUICK)
@@ -169,6 +175,7 @@ SCHEMA = {
             "legacy_cap": boolean()},
     "worst_region": {"nside": integer(min=1, optional=True), "min_count": _POSITIVE},
     "morans_k": _POSITIVE, "split": SPLIT_SCHEMA, "geo_bias": boolean(), "knn_k_grid": list_of(_POSITIVE),
+    "classification_loss": choice("auto", "geoprior", "softmax"), "softmax_alongside": boolean(),
 }
 
 

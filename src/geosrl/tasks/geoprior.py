@@ -8,8 +8,17 @@ each class per epoch without replacement; Adam, ×``lr_decay`` per epoch, a fixe
 the last epoch evaluated. The learning rate is chosen on the validation split (top-1 of the fused
 score), never on test.
 
+Loss (``classification_loss``): ``"geoprior"`` as above — built for presence-only labels — or
+``"softmax"``: cross-entropy on the true labels over every training row (no pseudo-negatives, no class
+cap), a head with a bias, ``P(c|x) = softmax(s(x))_c``: a calibrated classifier. ``"auto"`` (default)
+uses softmax for binary tasks (a calibrated binary classifier: BCE on the true labels) and the geo-prior
+loss otherwise. With ``softmax_alongside`` a multi-class task without an image input also trains the
+softmax model and reports its metrics with the suffix ``_softmax``; the plain names (what the
+leaderboard ranks) stay those of ``classification_loss``.
+
 Metrics: top1, top3 (only when C > 3; trivially 1 otherwise), mrr (only when C > 2); binary tasks
-(C = 2) add ``auc`` of ``log score_1 − log score_0``.
+(C = 2) add ``auc`` of ``log score_1 − log score_0``; the softmax loss adds ``log_loss`` (mean −log P(y|x),
+tasks without an image input).
 
 Evaluation: ``score_c = P(c|I)·σ(s_c(x))`` (no normalisation, no weight), ranked over c in row chunks;
 rows without a location keep ``P(c|I)``. Without an image input P(c|I) is constant and the ranking is
@@ -43,12 +52,13 @@ __all__ = ["GeoPriorModel", "balanced_epoch_indices", "run_classification"]
 
 
 class GeoPriorModel(nn.Module):
-    """Enc followed by a bias-free linear head: ``(B, 2)`` degrees → ``(B, C)`` logits."""
+    """Enc followed by a linear head (bias-free for the geo-prior loss): ``(B, 2)`` degrees → ``(B, C)`` logits."""
 
-    def __init__(self, encoder: nn.Module, embed_dim: int, num_classes: int) -> None:
+    def __init__(self, encoder: nn.Module, embed_dim: int, num_classes: int, loss: str = "geoprior") -> None:
         super().__init__()
         self.encoder = encoder
-        self.head = nn.Linear(embed_dim, num_classes, bias=False)
+        self.loss = loss
+        self.head = nn.Linear(embed_dim, num_classes, bias=loss == "softmax")
 
     def forward(self, lonlat: torch.Tensor) -> torch.Tensor:
         return self.head(self.encoder(lonlat))
@@ -82,11 +92,15 @@ def _train(model: GeoPriorModel, ll: torch.Tensor, y: torch.Tensor, y_np: np.nda
            seed: int, device: torch.device) -> None:
     rng = np.random.default_rng(seed)
     gen = torch.Generator(device=device).manual_seed(seed)
+    softmax = model.loss == "softmax"
 
     def epoch_order() -> torch.Tensor:
-        return torch.as_tensor(balanced_epoch_indices(y_np, cfg["max_per_class"], rng), device=device)
+        rows = rng.permutation(len(y_np)) if softmax else balanced_epoch_indices(y_np, cfg["max_per_class"], rng)
+        return torch.as_tensor(rows, device=device)
 
     def batch_loss(b: torch.Tensor) -> torch.Tensor:
+        if softmax:
+            return torch.nn.functional.cross_entropy(model(ll[b]), y[b])
         rand = uniform_lonlat(len(b), generator=gen, device=device, dtype=ll.dtype)
         pos, neg = positive_negative_logits(model, ll[b], rand)
         return presence_absence_loss(pos, y[b], neg, pos_weight=cfg["pos_weight"])
@@ -109,7 +123,7 @@ def _evaluate(model: GeoPriorModel, lonlat: np.ndarray, y: np.ndarray, p_img: np
     n = len(lonlat)
     variants = [""] if p_img is None else ["", "_image_only", "_location_only"]
     out = {v: {"rank": np.empty(n, np.int64), "pred": np.empty(n, np.int64), "true_score": np.empty(n),
-               "binary_score": np.full(n, np.nan)} for v in variants}
+               "true_log_score": np.empty(n), "binary_score": np.full(n, np.nan)} for v in variants}
     has_loc = np.isfinite(lonlat).all(axis=1)
     bs = int(cfg["eval_batch_size"])
     for s in range(0, n, bs):
@@ -120,9 +134,10 @@ def _evaluate(model: GeoPriorModel, lonlat: np.ndarray, y: np.ndarray, p_img: np
         prior = torch.ones(len(ll), c, device=device)
         log_prior = torch.zeros(len(ll), c, device=device, dtype=torch.float64)
         if ok.any():
-            logits = model(lonlat_tensor(ll[has_loc[sl]], device))
-            prior[ok] = torch.sigmoid(logits.float())
-            log_prior[ok] = torch.nn.functional.logsigmoid(logits.double())
+            logits = model(lonlat_tensor(ll[has_loc[sl]], device)).double()
+            log_p = logits.log_softmax(1) if model.loss == "softmax" else torch.nn.functional.logsigmoid(logits)
+            prior[ok] = log_p.exp().float()
+            log_prior[ok] = log_p
         yt = torch.as_tensor(y[sl], device=device).long()
         scores, log_scores = {}, {}
         if p_img is None:
@@ -141,15 +156,47 @@ def _evaluate(model: GeoPriorModel, lonlat: np.ndarray, y: np.ndarray, p_img: np
             out[v]["rank"][sl] = M.label_ranks(sc, yt)
             out[v]["pred"][sl] = sc.argmax(1).cpu().numpy()  # first max = lowest class id (tie rule)
             out[v]["true_score"][sl] = sc.gather(1, yt[:, None])[:, 0].double().cpu().numpy()
+            out[v]["true_log_score"][sl] = log_scores[v].gather(1, yt[:, None])[:, 0].cpu().numpy()
     return out
 
 
-def _metrics(ev_variant: dict[str, np.ndarray], y: np.ndarray, num_classes: int) -> dict[str, float]:
-    """top1 (+ top3 when C > 3, mrr when C > 2) and, for C = 2, ``auc`` of class 1 vs class 0."""
+def _metrics(ev_variant: dict[str, np.ndarray], y: np.ndarray, num_classes: int,
+             log_loss: bool = False) -> dict[str, float]:
+    """top1 (+ top3 when C > 3, mrr when C > 2), for C = 2 ``auc`` of class 1 vs class 0, and with
+    ``log_loss`` the mean −log P(y|x) of normalised (softmax) probabilities."""
     out = M.classification_metrics(ev_variant["rank"], num_classes=num_classes)
     if num_classes == 2:
         out["auc"] = M.auc(y == 1, ev_variant["binary_score"])
+    if log_loss:
+        out["log_loss"] = float(-np.mean(ev_variant["true_log_score"]))
     return out
+
+
+def resolve_loss(cfg: dict, num_classes: int) -> str:
+    """``classification_loss`` with ``"auto"`` resolved: softmax (calibrated) for binary tasks, else geo-prior."""
+    loss = cfg["classification_loss"]
+    return ("softmax" if num_classes == 2 else "geoprior") if loss == "auto" else loss
+
+
+def _select_and_test(data, encoder, train, val, test, p_img, seed: int, cfg: dict, device, loss: str, timer):
+    """Train one model per learning rate, keep the best on validation, evaluate it on test."""
+    lonlat, y_all = data.lonlat, np.asarray(data.target, dtype=np.int64)
+    ll_tr = lonlat_tensor(lonlat[train], device)
+    y_tr = torch.as_tensor(y_all[train], device=device)
+    c = int(data.num_classes)
+    with_log_loss = loss == "softmax" and p_img is None
+    trials = []
+    for lr in cfg["lr_grid"]:
+        model = GeoPriorModel(build_encoder(encoder, cfg, seed), int(cfg["embed_dim"]), c, loss).to(device)
+        with timer:
+            _train(model, ll_tr, y_tr, y_all[train], float(lr), cfg, seed, device)
+        ev = _evaluate(model, lonlat[val], y_all[val], None if p_img is None else p_img[val], cfg, device)
+        vm = suffixed({v: _metrics(o, y_all[val], c, with_log_loss) for v, o in ev.items()})
+        trials.append((vm["top1"], vm.get("mrr", vm.get("auc", 0.0)), -len(trials), float(lr), model, vm))
+    _, _, _, lr, model, val_metrics = max(trials, key=lambda t: t[:3])
+    ev = _evaluate(model, lonlat[test], y_all[test], None if p_img is None else p_img[test], cfg, device)
+    by_variant = {v: _metrics(o, y_all[test], c, with_log_loss) for v, o in ev.items()}
+    return by_variant, val_metrics, ev, lr, [{"lr": t[3], "loss": loss, **t[5]} for t in trials]
 
 
 def run_classification(data, encoder, split_name: str, idx: dict[str, np.ndarray], seed: int, cfg: dict,
@@ -163,23 +210,18 @@ def run_classification(data, encoder, split_name: str, idx: dict[str, np.ndarray
     timer = Timer()
     with timer:
         p_img, img_info = image_probs(data, {"train": train, "val": val}, seed, cfg, device)
-    ll_tr = lonlat_tensor(lonlat[train], device)
-    y_tr = torch.as_tensor(y_all[train], device=device)
     c = int(data.num_classes)
-
-    trials = []
-    for lr in cfg["lr_grid"]:
-        model = GeoPriorModel(build_encoder(encoder, cfg, seed), int(cfg["embed_dim"]), c).to(device)
-        with timer:
-            _train(model, ll_tr, y_tr, y_all[train], float(lr), cfg, seed, device)
-        ev = _evaluate(model, lonlat[val], y_all[val], None if p_img is None else p_img[val], cfg, device)
-        vm = suffixed({v: _metrics(o, y_all[val], c) for v, o in ev.items()})
-        trials.append((vm["top1"], vm.get("mrr", vm.get("auc", 0.0)), -len(trials), float(lr), model, vm))
-    best = max(trials, key=lambda t: t[:3])
-    _, _, _, lr, model, val_metrics = best
-
-    ev = _evaluate(model, lonlat[test], y_all[test], None if p_img is None else p_img[test], cfg, device)
-    by_variant = {v: _metrics(o, y_all[test], c) for v, o in ev.items()}
+    loss = resolve_loss(cfg, c)
+    by_variant, val_metrics, ev, lr, trials = _select_and_test(data, encoder, train, val, test, p_img, seed, cfg,
+                                                               device, loss, timer)
+    tuned = {"lr": lr}
+    if cfg["softmax_alongside"] and loss == "geoprior" and p_img is None:
+        extra, extra_val, _, lr_softmax, extra_trials = _select_and_test(data, encoder, train, val, test, None, seed,
+                                                                          cfg, device, "softmax", timer)
+        by_variant["_softmax"] = extra[""]
+        val_metrics.update({k + "_softmax": v for k, v in extra_val.items()})
+        trials += extra_trials
+        tuned["lr_softmax"] = lr_softmax
     ll_test = lonlat[test]
     hits = {v: o["rank"] == 1 for v, o in ev.items()}
     sp = spatial_metrics(
@@ -189,7 +231,7 @@ def run_classification(data, encoder, split_name: str, idx: dict[str, np.ndarray
         worst={v: ("top1", h.astype(np.float64), "mean", True) for v, h in hits.items()},
         residuals={v: (~h).astype(np.float64) for v, h in hits.items()},
     )
-    for v in by_variant:
+    for v in sp:
         by_variant[v].update(sp[v])
     fused = ev[""]
     preds = {
@@ -204,7 +246,7 @@ def run_classification(data, encoder, split_name: str, idx: dict[str, np.ndarray
     hp = {"lr": lr, "lr_grid": list(cfg["lr_grid"]), "epochs": int(cfg["epochs"]), "batch_size": int(cfg["batch_size"]),
           "embed_dim": int(cfg["embed_dim"]), "pos_weight": float(c if cfg["pos_weight"] is None else cfg["pos_weight"]),
           "max_per_class": cfg["max_per_class"], "n_train": int(len(train)), "split": split_name,
-          "encoder": encoder_name(encoder), "protocol": "geoprior", "tuned": {"lr": lr}, **img_info}
+          "encoder": encoder_name(encoder), "protocol": "geoprior", "classification_loss": loss, "tuned": tuned,
+          **img_info}
     return TaskResult(metrics=suffixed(by_variant), val_metrics=val_metrics, predictions=preds,
-                      chosen_hparams=hp, train_seconds=timer.seconds,
-                      info={"val_trials": [{"lr": t[3], **t[5]} for t in trials]})
+                      chosen_hparams=hp, train_seconds=timer.seconds, info={"val_trials": trials})
