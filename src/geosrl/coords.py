@@ -28,7 +28,11 @@ class CoordinateError(ValueError):
 
 
 def check_lonlat_shape(lonlat: torch.Tensor) -> None:
-    """Check type, dtype and last dimension (no device sync)."""
+    """Check type, dtype and last dimension (no device sync).
+
+    Floating dtypes narrower than 32 bits (float16, bfloat16, float8) are refused: bfloat16 spaces
+    longitudes near 180° by 1° (float16 by 0.125°), so the location is already lost on input.
+    """
     if not isinstance(lonlat, torch.Tensor):
         raise CoordinateError(
             f"expected a torch.Tensor of shape (..., 2) with (lon, lat) in degrees, got {type(lonlat).__name__}; "
@@ -42,6 +46,15 @@ def check_lonlat_shape(lonlat: torch.Tensor) -> None:
         raise CoordinateError(
             f"expected a floating-point tensor of (lon, lat) degrees, got dtype {lonlat.dtype}; "
             "convert with .double() (or .float())"
+        )
+    if torch.finfo(lonlat.dtype).bits < 32:
+        spacing = torch.finfo(lonlat.dtype).eps * 128  # ulp at |lon| in [128, 256): the worst case
+        error = spacing / 2
+        raise CoordinateError(
+            f"{lonlat.dtype} coordinates are too coarse for locations: near lon 180 its values are {spacing:g} "
+            f"degrees apart (rounding errors up to {error:g} degrees, ~{error * 111:.0f} km); keep coordinates "
+            "in float64 (convert with .double() before the precision is lost) and ask for a low-precision "
+            "output with the encoder's dtype= instead"
         )
 
 

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import inspect
+from collections.abc import Mapping
 from typing import Any
 
 import torch
 from torch import nn
 
 from .nets import FCNet, FFN, GeoCLIPMLP, Siren
+from .positional._checks import check_count
 from .registry import create_positional_encoding
 
 __all__ = ["LocationEncoder", "NETS", "create_encoder", "embed_locations"]
@@ -26,25 +29,33 @@ class LocationEncoder(nn.Module):
         super().__init__()
         self.pe = pe
         self.net = net
-        self.embed_dim = int(embed_dim)
+        self.embed_dim = check_count("embed_dim", embed_dim)
 
     def forward(self, lonlat: torch.Tensor) -> torch.Tensor:
         param = next(self.net.parameters(), None)
         return self.net(self.pe(lonlat, dtype=None if param is None else param.dtype))
 
 
+#: network kind → (class, arguments that ``create_encoder`` sets itself and ``net_kwargs`` may not)
+_NET_CLASSES: dict[str, tuple[type, tuple[str, ...]]] = {
+    "ffn": (FFN, ("in_dim", "out_dim")),
+    "siren": (Siren, ("in_dim", "out_dim")),
+    "linear": (nn.Linear, ("in_features", "out_features")),
+    "fcnet": (FCNet, ("in_dim", "out_dim")),
+    "geoclip": (GeoCLIPMLP, ("in_dim", "out_dim", "n_branches")),
+}
+
+
 def _build_net(kind: str, in_dim: int, embed_dim: int, pe: nn.Module, net_kwargs: dict[str, Any]) -> nn.Module:
-    if kind == "ffn":
-        return FFN(in_dim, embed_dim, **net_kwargs)
-    if kind == "siren":
-        return Siren(in_dim, embed_dim, **net_kwargs)
-    if kind == "linear":
-        return nn.Linear(in_dim, embed_dim, **net_kwargs)
-    if kind == "fcnet":
-        return FCNet(in_dim, embed_dim, **net_kwargs)
+    cls, fixed = _NET_CLASSES[kind]
+    allowed = [p for p in inspect.signature(cls).parameters if p not in fixed]
+    unknown = sorted(set(net_kwargs) - set(allowed))
+    if unknown:
+        raise TypeError(f"net_kwargs {unknown} cannot be given to the {kind!r} network ({cls.__name__}; "
+                        f"create_encoder sets {', '.join(fixed)} itself); allowed: {allowed}")
     if kind == "geoclip":
-        return GeoCLIPMLP(in_dim, embed_dim, n_branches=len(pe.sigmas), **net_kwargs)
-    raise ValueError(f"unknown net {kind!r}; choose one of {NETS}")
+        net_kwargs = {**net_kwargs, "n_branches": len(pe.sigmas)}
+    return cls(in_dim, embed_dim, **net_kwargs)
 
 
 def create_encoder(
@@ -71,13 +82,16 @@ def create_encoder(
     >>> enc(torch.tensor([[-122.4, 37.8], [151.2, -33.9]])).shape
     torch.Size([2, 64])
     """
-    if net is not None and net not in NETS:
+    if net is not None and (not isinstance(net, str) or net not in NETS):
         raise ValueError(f"unknown net {net!r}; choose one of {NETS}")
+    embed_dim = check_count("embed_dim", embed_dim)
+    if net_kwargs is not None and not (isinstance(net_kwargs, Mapping) and all(isinstance(k, str) for k in net_kwargs)):
+        raise TypeError(f"net_kwargs must be None or a dict of keyword arguments, got {type(net_kwargs).__name__}")
     pe = create_positional_encoding(name, **kwargs)
     kind = pe.native_net if net in (None, "native") else net
-    network = _build_net(kind, pe.output_dim, int(embed_dim), pe, dict(net_kwargs or {}))
+    network = _build_net(kind, pe.output_dim, embed_dim, pe, dict(net_kwargs or {}))
     encoder = LocationEncoder(pe, network, embed_dim)
-    arguments = {"builder": "geosrl.create_encoder", "name": name, "embed_dim": int(embed_dim), "net": net,
+    arguments = {"builder": "geosrl.create_encoder", "name": name, "embed_dim": embed_dim, "net": net,
                  "net_kwargs": dict(net_kwargs or {}), "pe_kwargs": dict(kwargs)}
     if _is_json_like(arguments):  # e.g. rbf anchors given as a tensor are not: save_pretrained infers them
         encoder.geosrl_architecture = arguments  # read by save_pretrained
@@ -99,7 +113,6 @@ def embed_locations(encoder: nn.Module, lonlat: torch.Tensor, batch_size: int = 
     The encoder's train/eval mode is left as it is (call ``.eval()`` first for deterministic outputs).
     An empty input gives an empty ``(0, 0)`` tensor on ``lonlat``'s device.
     """
-    if batch_size < 1:
-        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    batch_size = check_count("batch_size", batch_size)
     chunks = [encoder(lonlat[s:s + batch_size]) for s in range(0, len(lonlat), batch_size)]
     return torch.cat(chunks) if chunks else torch.zeros(0, 0, device=lonlat.device)

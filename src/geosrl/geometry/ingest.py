@@ -18,6 +18,12 @@ Canonical form (what every encoder sees):
   nothing of dimension 2 (zero area) still raises.
 
 The normalisation frame is described in :func:`frame_of`.
+
+Magnitudes: coordinates must be finite with ``|x|, |y| <= MAX_ABS_COORDINATE`` (10⁷⁵), and lines and
+areas must have a size (length, √area) of at least ``MIN_SIZE`` (10⁻⁷⁵) input units. The frame's area and
+centroid multiply up to three coordinates, which overflows float64 near 10¹⁰³ (and underflows for
+sizes near 10⁻¹⁰³), giving NaN frames and embeddings; the bounds keep every such product within
+10^±225. No physical planar unit comes near them; rescale the input units if it does.
 """
 
 from __future__ import annotations
@@ -28,7 +34,8 @@ from typing import Any, Iterable, Literal
 import numpy as np
 import shapely
 
-__all__ = ["InvalidMode", "as_geometry_array", "canonicalise", "frame_of", "geometry_dimension"]
+__all__ = ["InvalidMode", "MAX_ABS_COORDINATE", "MIN_SIZE", "as_geometry_array", "canonicalise", "frame_of",
+           "geometry_dimension"]
 
 InvalidMode = Literal["raise", "repair"]
 
@@ -42,6 +49,11 @@ _SUPPORTED_TYPES = {
     6: "MultiPolygon",
 }
 _DIMENSION_NAMES = {0: "points", 1: "lines", 2: "areas"}
+
+#: largest accepted |coordinate|: cubes of coordinates (centroids) stay below 1e225
+MAX_ABS_COORDINATE = 1e75
+#: smallest accepted size (length of a line, √area of an area): products of three stay above 1e-225
+MIN_SIZE = 1e-75
 
 
 def as_geometry_array(geoms: Any) -> np.ndarray:
@@ -100,7 +112,8 @@ def geometry_dimension(geoms: np.ndarray) -> int:
 
 
 def check_nonempty_finite(geoms: np.ndarray) -> None:
-    """Raise :class:`ValueError` naming the items that are empty or have NaN/inf coordinates."""
+    """Raise :class:`ValueError` naming the items that are empty, have NaN/inf coordinates or coordinates
+    beyond ±``MAX_ABS_COORDINATE``."""
     empty = np.flatnonzero(shapely.is_empty(geoms))
     if empty.size:
         raise ValueError(f"empty geometry at item(s) {empty[:10].tolist()}; drop empty geometries before encoding")
@@ -110,6 +123,15 @@ def check_nonempty_finite(geoms: np.ndarray) -> None:
         items = np.unique(index[bad_rows])
         raise ValueError(
             f"non-finite (NaN or inf) coordinates in item(s) {items[:10].tolist()}; clean or drop them before encoding"
+        )
+    magnitude = np.abs(coords).max(axis=1)
+    huge = magnitude > MAX_ABS_COORDINATE
+    if huge.any():
+        items = np.unique(index[huge])
+        raise ValueError(
+            f"coordinates up to {magnitude.max():.3g} in item(s) {items[:10].tolist()}, beyond the accepted "
+            f"|x|, |y| <= {MAX_ABS_COORDINATE:g}: the normalisation frame (area, centroid) would overflow float64. "
+            "Rescale the input units (e.g. metres to kilometres) or reproject before encoding"
         )
 
 
@@ -168,10 +190,20 @@ def _check_positive_measure(geoms: np.ndarray, dim: int) -> None:
     if dim == 0:
         return
     measure = shapely.area(geoms) if dim == 2 else shapely.length(geoms)
+    what = "area" if dim == 2 else "length"
     bad = np.flatnonzero(~(measure > 0))
     if bad.size:
-        what = "area" if dim == 2 else "length"
-        raise ValueError(f"zero {what} at item(s) {bad[:10].tolist()}; such geometries have no {what} measure to encode")
+        raise ValueError(
+            f"zero {what} at item(s) {bad[:10].tolist()}; such geometries have no {what} measure to encode"
+        )
+    size = np.sqrt(measure) if dim == 2 else measure
+    tiny = np.flatnonzero(size < MIN_SIZE)
+    if tiny.size:
+        raise ValueError(
+            f"item(s) {tiny[:10].tolist()} are too small to encode (size {size[tiny].min():.3g} input units, "
+            f"{'√area' if dim == 2 else 'length'} below {MIN_SIZE:g}): the normalisation frame's products of "
+            "coordinates underflow float64. Rescale the input units before encoding"
+        )
 
 
 def frame_of(geoms: np.ndarray, dim: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

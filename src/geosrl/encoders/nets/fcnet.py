@@ -5,12 +5,16 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from ..positional._checks import check_count, check_dropout
+
 
 class ResLayer(nn.Module):
     """x ↦ x + ReLU(W₂·Dropout(ReLU(W₁x + b₁)) + b₂)."""
 
     def __init__(self, width: int, dropout: float = 0.5) -> None:
         super().__init__()
+        width = check_count("width", width)
+        dropout = check_dropout("dropout", dropout)
         self.w1 = nn.Linear(width, width)
         self.w2 = nn.Linear(width, width)
         self.dropout = nn.Dropout(dropout)
@@ -27,6 +31,9 @@ class FCNet(nn.Module):
 
     def __init__(self, in_dim: int, out_dim: int = 256, depth: int = 4, dropout: float = 0.5) -> None:
         super().__init__()
+        in_dim, out_dim = check_count("in_dim", in_dim), check_count("out_dim", out_dim)
+        depth = check_count("depth", depth, minimum=0)
+        dropout = check_dropout("dropout", dropout)
         self.inp = nn.Linear(in_dim, out_dim)
         self.res = nn.Sequential(*[ResLayer(out_dim, dropout) for _ in range(depth)])
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from ..positional._checks import check_choice, check_count, check_dropout, check_flag
+
 _ACTIVATIONS = {
     "relu": lambda: nn.ReLU(),
     "leakyrelu": lambda: nn.LeakyReLU(0.2),
@@ -15,10 +17,7 @@ _ACTIVATIONS = {
 
 
 def make_activation(name: str) -> nn.Module:
-    try:
-        return _ACTIVATIONS[name]()
-    except KeyError:
-        raise ValueError(f"unknown activation {name!r}; choose one of {sorted(_ACTIVATIONS)}") from None
+    return _ACTIVATIONS[check_choice("activation", name, sorted(_ACTIVATIONS))]()
 
 
 class FFNBlock(nn.Module):
@@ -59,6 +58,12 @@ class FFN(nn.Module):
         skip: bool = True,
     ) -> None:
         super().__init__()
+        in_dim, out_dim = check_count("in_dim", in_dim), check_count("out_dim", out_dim)
+        num_hidden_layers = check_count("num_hidden_layers", num_hidden_layers, minimum=0)
+        hidden_dim = check_count("hidden_dim", hidden_dim)
+        check_choice("activation", activation, sorted(_ACTIVATIONS))
+        dropout = check_dropout("dropout", dropout)
+        layer_norm, skip = check_flag("layer_norm", layer_norm), check_flag("skip", skip)
         blocks = []
         width = in_dim
         for _ in range(num_hidden_layers):

@@ -5,6 +5,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from ..positional._checks import check_count
+
 
 class GeoCLIPBranch(nn.Module):
     """Linear(in→1024) → ReLU → Linear(1024→1024) → ReLU → Linear(1024→1024) → ReLU → Linear(1024→out).
@@ -31,6 +33,8 @@ class GeoCLIPMLP(nn.Module):
 
     def __init__(self, in_dim: int, out_dim: int = 512, n_branches: int = 3, hidden_dim: int = 1024) -> None:
         super().__init__()
+        in_dim, out_dim = check_count("in_dim", in_dim), check_count("out_dim", out_dim)
+        n_branches, hidden_dim = check_count("n_branches", n_branches), check_count("hidden_dim", hidden_dim)
         if in_dim % n_branches:
             raise ValueError(f"in_dim {in_dim} is not divisible by n_branches {n_branches}")
         self.branch_dim = in_dim // n_branches

@@ -7,6 +7,8 @@ import math
 import torch
 from torch import nn
 
+from ..positional._checks import check_count, check_dropout, check_positive
+
 
 class SineLayer(nn.Module):
     """h ↦ sin(w0·(W h + b)), optional dropout on the pre-activation. Init U(±1/d_in) for the first
@@ -45,6 +47,12 @@ class Siren(nn.Module):
         dropout: float = 0.0,
     ) -> None:
         super().__init__()
+        in_dim, out_dim = check_count("in_dim", in_dim), check_count("out_dim", out_dim)
+        hidden_dim = check_count("hidden_dim", hidden_dim)
+        num_layers = check_count("num_layers", num_layers, minimum=0)
+        w0_initial = check_positive("w0_initial", w0_initial)
+        w0 = check_positive("w0", w0)
+        dropout = check_dropout("dropout", dropout)
         layers = []
         for i in range(num_layers):
             layers.append(SineLayer(in_dim if i == 0 else hidden_dim, hidden_dim,

@@ -9,11 +9,17 @@ import torch
 from torch import nn
 
 from ...coords import check_lonlat_shape, validate_lonlat
+from ._checks import check_count, check_flag, check_order, check_positive
 
-__all__ = ["PositionEncoding", "geometric_frequencies", "legacy_single_scale_frequencies", "sin_of", "sinusoids",
-           "HALF_PI"]
+__all__ = ["PositionEncoding", "available_memory", "geometric_frequencies", "legacy_single_scale_frequencies",
+           "sin_of", "sinusoids", "CHUNK_BYTES", "HALF_PI"]
 
 HALF_PI = 0.5 * math.pi
+
+#: bytes of one float64 ``(rows, output_dim)`` block: large inputs are encoded in chunks of that many
+#: rows, so an encoding's float64 temporaries (phases, partial products) stay a few such blocks
+#: whatever N, and the peak memory of a call is its output plus a few tens of MB
+CHUNK_BYTES = 16 * 2**20
 
 
 class PositionEncoding(nn.Module):
@@ -36,7 +42,7 @@ class PositionEncoding(nn.Module):
 
     def __init__(self, validate: bool = True) -> None:
         super().__init__()
-        self.validate = bool(validate)
+        self.validate = check_flag("validate", validate)
 
     def forward(self, lonlat: torch.Tensor, dtype: torch.dtype | None = None) -> torch.Tensor:
         """Encode ``(..., 2)`` (lon, lat) degrees → ``(..., output_dim)``.
@@ -44,11 +50,43 @@ class PositionEncoding(nn.Module):
         ``dtype`` is the output dtype (default: the input's). Phases are always formed in float64, so
         float64 coordinates with ``dtype=torch.float32`` give float32 features at float64 phase accuracy,
         with the trigonometry done in float32 (the fast path ``create_encoder`` uses for float32 networks).
+
+        Large inputs are encoded ``CHUNK_BYTES // (8·output_dim)`` rows at a time into one preallocated
+        output (when no gradient is needed), so the peak memory stays close to the output's size; an
+        output larger than the free memory of its device raises :class:`MemoryError` before anything
+        is allocated.
         """
         check_lonlat_shape(lonlat)
         if self.validate:
             validate_lonlat(lonlat)
-        return self.encode(lonlat, lonlat.dtype if dtype is None else dtype)
+        dtype = lonlat.dtype if dtype is None else dtype
+        n = lonlat.numel() // 2
+        rows = max(1, CHUNK_BYTES // (8 * max(self.output_dim, 2)))
+        if n <= rows:
+            return self.encode(lonlat, dtype)
+        self._check_output_fits(n, dtype, lonlat.device)
+        if torch.is_grad_enabled() and (lonlat.requires_grad or any(p.requires_grad for p in self.parameters())):
+            return self.encode(lonlat, dtype)  # autograd keeps its saved tensors anyway
+        flat = lonlat.reshape(n, 2)
+        out = torch.empty(n, self.output_dim, dtype=dtype, device=lonlat.device)
+        for start in range(0, n, rows):
+            out[start:start + rows] = self.encode(flat[start:start + rows], dtype)
+        return out.reshape(*lonlat.shape[:-1], self.output_dim)
+
+    def _check_output_fits(self, n: int, dtype: torch.dtype, device: torch.device) -> None:
+        """Raise :class:`MemoryError` when an ``(n, output_dim)`` output cannot fit in ``device``'s free memory."""
+        row_bytes = self.output_dim * dtype.itemsize
+        free = available_memory(device)
+        if free is None or n * row_bytes + 2 * CHUNK_BYTES <= free:
+            return
+        fits = max(1, int(free // 2 // row_bytes))
+        raise MemoryError(
+            f"encoding {n:,} locations with {self.registry_name or type(self).__name__} needs "
+            f"{n * row_bytes / 1e9:.2f} GB for its ({n:,}, {self.output_dim}) {dtype} output, but only "
+            f"{free / 1e9:.2f} GB of {device.type} memory is available; encode in batches of at most "
+            f"~{fits:,} rows (e.g. geosrl.embed_locations(encoder, lonlat, batch_size=...) or a loop over "
+            f"lonlat.split(...)) and reduce or store each batch before the next"
+        )
 
     def encode(self, lonlat: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:  # pragma: no cover - abstract
         """Subclass hook: ``(..., 2)`` degrees (already checked) → ``(..., output_dim)`` in ``dtype``."""
@@ -78,33 +116,45 @@ def geometric_frequencies(frequency_num: int, min_radius: float, max_radius: flo
     Returns a float64 tensor ``(S,)``; ω_0 = 1/λ_min (finest), ω_{S−1} = 1/λ_max (coarsest).
     S = 1 is allowed only when ``min_radius == max_radius``.
     """
-    _check_schedule(frequency_num, min_radius, max_radius)
-    if frequency_num == 1:
-        return torch.tensor([1.0 / min_radius], dtype=torch.float64)
+    frequency_num = check_count("frequency_num", frequency_num)
+    min_radius = check_positive("min_radius", min_radius)
+    max_radius = check_positive("max_radius", max_radius)
+    check_order("min_radius", min_radius, "max_radius", max_radius)
+    if frequency_num == 1 and min_radius != max_radius:
+        raise ValueError(f"frequency_num = 1 needs min_radius == max_radius (one scale), got min_radius="
+                         f"{min_radius!r} and max_radius={max_radius!r}; use frequency_num >= 2")
+    if not math.isfinite(360.0 / min_radius):
+        raise ValueError(f"min_radius={min_radius!r} is too small: its frequency 1/min_radius overflows float64")
     s = torch.arange(frequency_num, dtype=torch.float64)
-    radii = min_radius * (max_radius / min_radius) ** (s / (frequency_num - 1))
+    radii = min_radius * (max_radius / min_radius) ** (s / max(frequency_num - 1, 1))
     return 1.0 / radii
 
 
 def legacy_single_scale_frequencies(frequency_num: int, max_radius: float) -> torch.Tensor:
     """TorchSpatial's sphereM+/dfs schedule (defect B4): ω_s = λ_max^(−s/(S−1)), λ_min ignored."""
-    if frequency_num < 1:
-        raise ValueError(f"frequency_num must be >= 1, got {frequency_num}")
+    frequency_num = check_count("frequency_num", frequency_num)
+    max_radius = check_positive("max_radius", max_radius)
     if frequency_num == 1:
         return torch.ones(1, dtype=torch.float64)
     s = torch.arange(frequency_num, dtype=torch.float64)
-    return float(max_radius) ** (-s / (frequency_num - 1))
+    return max_radius ** (-s / (frequency_num - 1))
 
 
-def _check_schedule(frequency_num: int, min_radius: float, max_radius: float) -> None:
-    if int(frequency_num) != frequency_num or frequency_num < 1:
-        raise ValueError(f"frequency_num must be a positive integer, got {frequency_num}")
-    if not (min_radius > 0 and max_radius > 0 and math.isfinite(min_radius) and math.isfinite(max_radius)):
-        raise ValueError(f"min_radius and max_radius must be positive and finite, got {min_radius}, {max_radius}")
-    if min_radius > max_radius:
-        raise ValueError(f"min_radius ({min_radius}) must not exceed max_radius ({max_radius})")
-    if frequency_num == 1 and min_radius != max_radius:
-        raise ValueError("frequency_num = 1 needs min_radius == max_radius (one scale)")
+def available_memory(device: torch.device) -> int | None:
+    """Bytes that a new tensor on ``device`` can take: ``MemAvailable`` of /proc/meminfo on CPU, free
+    device memory plus PyTorch's cached free blocks on CUDA; ``None`` when unknown (other platforms)."""
+    if device.type == "cuda":
+        free, _ = torch.cuda.mem_get_info(device)
+        return int(free + torch.cuda.memory_reserved(device) - torch.cuda.memory_allocated(device))
+    if device.type == "cpu":
+        try:
+            with open("/proc/meminfo") as f:
+                for line in f:
+                    if line.startswith("MemAvailable:"):
+                        return int(line.split()[1]) * 1024
+        except OSError:
+            return None
+    return None
 
 
 def sin_of(phase: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
@@ -131,4 +181,6 @@ def sinusoids(coords: torch.Tensor, weight: torch.Tensor, offset: torch.Tensor, 
     # several times faster on CPU than addmm's broadcast copy of the bias into the output
     flat = torch.cat([flat, flat.new_ones(flat.shape[0], 1)], dim=1)
     phase = flat @ torch.cat([weight, offset.unsqueeze(0)], dim=0)
-    return sin_of(phase, dtype).reshape(*coords.shape[:-1], weight.shape[-1])
+    # without autograd the sine overwrites the phase (one float64 block less)
+    out = sin_of(phase, dtype) if phase.requires_grad else phase.sin_().to(dtype)
+    return out.reshape(*coords.shape[:-1], weight.shape[-1])

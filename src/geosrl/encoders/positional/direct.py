@@ -8,6 +8,7 @@ import torch
 
 from ...coords import DEG2RAD
 from ..registry import register_encoder
+from ._checks import check_choice
 from .base import PositionEncoding
 
 _MODES = ("normalized", "locationencoder")
@@ -24,9 +25,7 @@ class DirectEncoding(PositionEncoding):
 
     def __init__(self, mode: str = "normalized", validate: bool = True) -> None:
         super().__init__(validate)
-        if mode not in _MODES:
-            raise ValueError(f"mode must be one of {_MODES}, got {mode!r}")
-        self.mode = mode
+        self.mode = check_choice("mode", mode, _MODES)
 
     def encode(self, lonlat: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
         if self.mode == "locationencoder":

@@ -8,6 +8,7 @@ import torch
 
 from ...coords import DEG2RAD
 from ..registry import register_encoder
+from ._checks import check_count, check_reals, check_seed
 from .base import HALF_PI, PositionEncoding, sinusoids
 
 _A1, _A2, _A3, _A4 = 1.340264, -0.081106, 0.000893, 0.003796
@@ -39,7 +40,7 @@ class GeoCLIPRFFEncoding(PositionEncoding):
     so GeoCLIP's released matrices load into them. Not periodic; each pole is a line.
 
     Args:
-        sigmas: the RFF scales σ_i.
+        sigmas: the RFF scales σ_i (positive, at most 10³⁰: the B_i are stored in float32 as GeoCLIP's).
         num_frequencies: F, frequencies per σ (default 256).
         seed: seed of the B_i.
     """
@@ -54,12 +55,10 @@ class GeoCLIPRFFEncoding(PositionEncoding):
         validate: bool = True,
     ) -> None:
         super().__init__(validate)
-        if len(sigmas) < 1 or any(not s > 0 for s in sigmas):
-            raise ValueError(f"sigmas must be positive, got {sigmas}")
-        self.sigmas = tuple(float(s) for s in sigmas)
-        self.num_frequencies = int(num_frequencies)
+        self.sigmas = check_reals("sigmas", sigmas, minimum=0.0, min_open=True, maximum=1e30)
+        self.num_frequencies = check_count("num_frequencies", num_frequencies)
         self.output_dim = 2 * self.num_frequencies * len(self.sigmas)
-        gen = torch.Generator().manual_seed(int(seed))
+        gen = torch.Generator().manual_seed(check_seed("seed", seed))
         for i, s in enumerate(self.sigmas):
             b = torch.randn(self.num_frequencies, 2, generator=gen, dtype=torch.float64) * s
             self.register_float64(f"b{i}", b.to(torch.float32).double(), persistent=True)

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import math
-
 import torch
 
 from ...coords import DEG2RAD, validate_lonlat
 from ...sphere import lonlat_to_xyz, uniform_lonlat
 from ..registry import register_encoder
+from ._checks import check_choice, check_count, check_real, check_seed, describe
 from .base import PositionEncoding
 
 _DISTANCES = ("great_circle", "euclidean_deg")
@@ -20,7 +19,8 @@ class RBFEncoding(PositionEncoding):
 
     Args:
         num_anchors: M (used when ``anchors`` is None: M seeded points uniform on the sphere).
-        kernel_size_deg: σ in degrees (default 2° ≈ 222 km of great-circle distance).
+        kernel_size_deg: σ in degrees (default 2° ≈ 222 km of great-circle distance), above 10⁻¹⁵⁰ so
+            that 1/σ² is finite.
         anchors: optional ``(M, 2)`` (lon, lat) degrees, used as given (e.g. training locations).
         distance: ``"great_circle"`` (angle in degrees, periodic and pole-consistent) or
             ``"euclidean_deg"`` (TorchSpatial: Euclidean distance on raw degrees, no dateline wrap).
@@ -37,22 +37,16 @@ class RBFEncoding(PositionEncoding):
         validate: bool = True,
     ) -> None:
         super().__init__(validate)
-        if distance not in _DISTANCES:
-            raise ValueError(f"distance must be one of {_DISTANCES}, got {distance!r}")
-        if not kernel_size_deg > 0:
-            raise ValueError(f"kernel_size_deg must be positive, got {kernel_size_deg}")
+        self.distance = check_choice("distance", distance, _DISTANCES)
+        self.kernel_size_deg = check_real("kernel_size_deg", kernel_size_deg, minimum=1e-150, min_open=True)
+        num_anchors, seed = check_count("num_anchors", num_anchors), check_seed("seed", seed)
         if anchors is None:
-            if int(num_anchors) < 1:
-                raise ValueError(f"num_anchors must be >= 1, got {num_anchors}")
-            anchors = uniform_lonlat(int(num_anchors), generator=torch.Generator().manual_seed(int(seed)),
-                                     dtype=torch.float64)
+            anchors = uniform_lonlat(num_anchors, generator=torch.Generator().manual_seed(seed), dtype=torch.float64)
         else:
-            anchors = torch.as_tensor(anchors, dtype=torch.float64)
-            if anchors.ndim != 2 or anchors.shape[0] < 1:
-                raise ValueError(f"anchors must have shape (M, 2), got {tuple(anchors.shape)}")
+            anchors = _as_anchor_tensor("anchors", anchors)
+            if anchors.ndim != 2 or anchors.shape[1] != 2 or anchors.shape[0] < 1:
+                raise ValueError(f"anchors must have shape (M, 2) with M >= 1, got {tuple(anchors.shape)}")
             validate_lonlat(anchors)
-        self.distance = distance
-        self.kernel_size_deg = float(kernel_size_deg)
         self.output_dim = int(anchors.shape[0])
         self.register_float64("anchors", anchors, persistent=True)
 
@@ -60,9 +54,10 @@ class RBFEncoding(PositionEncoding):
     def from_locations(cls, lonlat: torch.Tensor, num_anchors: int = 200, seed: int = 0, **kwargs) -> "RBFEncoding":
         """Anchors = ``num_anchors`` of the given ``(N, 2)`` locations, drawn with a seeded generator
         (without replacement, or with replacement when N < num_anchors), as TorchSpatial does."""
-        lonlat = torch.as_tensor(lonlat, dtype=torch.float64).reshape(-1, 2)
+        num_anchors = check_count("num_anchors", num_anchors)
+        lonlat = _as_anchor_tensor("lonlat", lonlat).reshape(-1, 2)
         validate_lonlat(lonlat)
-        gen = torch.Generator().manual_seed(int(seed))
+        gen = torch.Generator().manual_seed(check_seed("seed", seed))
         n = lonlat.shape[0]
         if n == 0:
             raise ValueError("from_locations needs at least one location")
@@ -92,3 +87,12 @@ class RBFEncoding(PositionEncoding):
         # exp of large negative arguments takes libm's slow underflow path (~20x slower per element);
         # below −80 the feature is < 2e-35 either way, so the floor changes no meaningful value
         return torch.exp((d2 * (-0.5 / self.kernel_size_deg**2)).clamp_min_(-80.0))
+
+
+def _as_anchor_tensor(name: str, values) -> torch.Tensor:
+    """``values`` (tensor or array-like of (lon, lat) degrees) as a float64 tensor; ``TypeError`` naming ``name``."""
+    try:
+        return torch.as_tensor(values, dtype=torch.float64)
+    except (TypeError, ValueError, RuntimeError) as exc:
+        raise TypeError(f"{name} must be (M, 2) (lon, lat) degrees as a tensor or array, got {describe(values)}: "
+                        f"{exc}") from None

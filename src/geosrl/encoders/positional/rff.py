@@ -7,6 +7,7 @@ import math
 import torch
 
 from ..registry import register_encoder
+from ._checks import check_count, check_extent, check_positive, check_seed
 from .base import PositionEncoding
 
 
@@ -37,16 +38,12 @@ class RFFEncoding(PositionEncoding):
         if omega_var is not None and omega_std is not None:
             raise ValueError("give omega_var or omega_std, not both")
         if omega_std is not None:
-            omega_var = float(omega_std) ** 2
-        omega_var = 16.0 if omega_var is None else float(omega_var)
-        if not omega_var > 0:
-            raise ValueError(f"omega_var must be positive, got {omega_var}")
-        if int(frequency_num) < 1:
-            raise ValueError(f"frequency_num must be >= 1, got {frequency_num}")
-        x_min, x_max, y_min, y_max = (float(v) for v in extent)
+            omega_var = check_positive("omega_std", omega_std, maximum=1e150) ** 2
+        omega_var = 16.0 if omega_var is None else check_positive("omega_var", omega_var)
+        x_min, x_max, y_min, y_max = check_extent("extent", extent)
         self.omega_var = omega_var
-        self.output_dim = int(frequency_num)
-        gen = torch.Generator().manual_seed(int(seed))
+        self.output_dim = check_count("frequency_num", frequency_num)
+        gen = torch.Generator().manual_seed(check_seed("seed", seed))
         dirvec = torch.randn(2, self.output_dim, generator=gen, dtype=torch.float64) * math.sqrt(omega_var)
         shift = torch.rand(self.output_dim, generator=gen, dtype=torch.float64) * (2.0 * math.pi)
         self.register_float64("dirvec", dirvec, persistent=True)

@@ -26,9 +26,9 @@ class _Space2VecBase(PositionEncoding):
     def __init__(self, frequency_num: int = 32, min_radius: float = 0.1, max_radius: float = 360.0,
                  validate: bool = True) -> None:
         super().__init__(validate)
+        self.register_float64("omega", geometric_frequencies(frequency_num, min_radius, max_radius))  # checks them
         self.frequency_num = int(frequency_num)
         self.min_radius, self.max_radius = float(min_radius), float(max_radius)
-        self.register_float64("omega", geometric_frequencies(self.frequency_num, self.min_radius, self.max_radius))
         weight, offset = self._layout(torch.tensor(self.DIRECTIONS, dtype=torch.float64))
         self.register_float64("weight", weight)
         self.register_float64("offset", offset)

@@ -16,6 +16,7 @@ import torch
 
 from ...coords import DEG2RAD
 from ..registry import register_encoder
+from ._checks import check_flag, check_positive
 from .base import HALF_PI, PositionEncoding, geometric_frequencies, legacy_single_scale_frequencies, sinusoids
 
 #: factor name → (coordinate column: 0 = lon θ, 1 = lat φ; scaled by ω_s?; phase offset: 0 sin, π/2 cos)
@@ -39,15 +40,16 @@ class _SphereBase(PositionEncoding):
         validate: bool = True,
     ) -> None:
         super().__init__(validate)
-        if legacy_single_scale and not self.legacy_switch:
+        self.legacy_single_scale = check_flag("legacy_single_scale", legacy_single_scale)
+        if self.legacy_single_scale and not self.legacy_switch:
             raise ValueError("legacy_single_scale applies only to sphere2vec_spherem_plus and sphere2vec_dfs")
+        if self.legacy_single_scale:  # λ_min is unused by this schedule, but still has to make sense
+            check_positive("min_radius", min_radius)
+            omega = legacy_single_scale_frequencies(frequency_num, max_radius)
+        else:
+            omega = geometric_frequencies(frequency_num, min_radius, max_radius)  # checks the three arguments
         self.frequency_num = int(frequency_num)
         self.min_radius, self.max_radius = float(min_radius), float(max_radius)
-        self.legacy_single_scale = bool(legacy_single_scale)
-        if legacy_single_scale:
-            omega = legacy_single_scale_frequencies(self.frequency_num, self.max_radius)
-        else:
-            omega = geometric_frequencies(self.frequency_num, self.min_radius, self.max_radius)
         self.register_float64("omega_deg", omega * DEG2RAD)  # phase = lon_deg * omega_deg
         self._register_columns()
         self.output_dim = len(self.COLUMNS) * self.frequency_num

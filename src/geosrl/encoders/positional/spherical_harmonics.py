@@ -8,6 +8,7 @@ import torch
 
 from ...coords import DEG2RAD
 from ..registry import register_encoder
+from ._checks import check_choice, check_count
 from .base import HALF_PI, PositionEncoding, sin_of
 
 _CONVENTIONS = ("geosrl", "satclip")
@@ -46,12 +47,8 @@ class SphericalHarmonicsEncoding(PositionEncoding):
 
     def __init__(self, legendre_degree: int = 10, convention: str = "geosrl", validate: bool = True) -> None:
         super().__init__(validate)
-        if int(legendre_degree) != legendre_degree or legendre_degree < 1:
-            raise ValueError(f"legendre_degree must be a positive integer, got {legendre_degree}")
-        if convention not in _CONVENTIONS:
-            raise ValueError(f"convention must be one of {_CONVENTIONS}, got {convention!r}")
-        self.legendre_degree = int(legendre_degree)
-        self.convention = convention
+        self.legendre_degree = check_count("legendre_degree", legendre_degree)
+        self.convention = check_choice("convention", convention, _CONVENTIONS)
         self.output_dim = self.legendre_degree**2
         a_tab, b_tab, self._diag = _recurrence_tables(self.legendre_degree)
         for l in range(1, self.legendre_degree):

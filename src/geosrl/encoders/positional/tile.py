@@ -8,6 +8,7 @@ import torch
 from torch import nn
 
 from ..registry import register_encoder
+from ._checks import check_count, check_extent, check_flag, check_positive
 from .base import PositionEncoding
 
 
@@ -37,17 +38,15 @@ class TileEncoding(PositionEncoding):
         validate: bool = True,
     ) -> None:
         super().__init__(validate)
-        if not cell_size_deg > 0:
-            raise ValueError(f"cell_size_deg must be positive, got {cell_size_deg}")
-        x_min, x_max, y_min, y_max = (float(v) for v in extent)
-        if not (x_min < x_max and y_min < y_max):
-            raise ValueError(f"extent must be (x_min, x_max, y_min, y_max) with min < max, got {extent}")
-        if legacy_single_cell:
+        cell_size_deg = check_positive("cell_size_deg", cell_size_deg)
+        x_min, x_max, y_min, y_max = check_extent("extent", extent)
+        max_cells = check_count("max_cells", max_cells)
+        if check_flag("legacy_single_cell", legacy_single_cell):
             n_col = n_row = 1
             cell_size_deg = max(x_max - x_min, y_max - y_min)
         else:
-            n_col = math.ceil((x_max - x_min) / cell_size_deg - 1e-9)
-            n_row = math.ceil((y_max - y_min) / cell_size_deg - 1e-9)
+            n_col = max(1, math.ceil((x_max - x_min) / cell_size_deg - 1e-9))
+            n_row = max(1, math.ceil((y_max - y_min) / cell_size_deg - 1e-9))
         if n_col * n_row > max_cells:
             raise ValueError(
                 f"cell_size_deg={cell_size_deg} gives {n_col}x{n_row} = {n_col * n_row} cells, above "
@@ -56,7 +55,7 @@ class TileEncoding(PositionEncoding):
         self.cell_size_deg = float(cell_size_deg)
         self.extent = (x_min, x_max, y_min, y_max)
         self.n_col, self.n_row = n_col, n_row
-        self.output_dim = int(embed_dim)
+        self.output_dim = check_count("embed_dim", embed_dim)
         self.embedding = nn.Embedding(n_row * n_col, self.output_dim)
         nn.init.normal_(self.embedding.weight, mean=0.0, std=1.0 / self.output_dim)
 

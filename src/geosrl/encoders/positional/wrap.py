@@ -6,6 +6,7 @@ import torch
 
 from ...coords import DEG2RAD
 from ..registry import register_encoder
+from ._checks import check_choice
 from .base import PositionEncoding
 
 _LAT_MODES = ("sphere", "mac_aodha")
@@ -22,9 +23,7 @@ class _WrapBase(PositionEncoding):
 
     def __init__(self, lat_mode: str = "sphere", validate: bool = True) -> None:
         super().__init__(validate)
-        if lat_mode not in _LAT_MODES:
-            raise ValueError(f"lat_mode must be one of {_LAT_MODES}, got {lat_mode!r}")
-        self.lat_mode = lat_mode
+        self.lat_mode = check_choice("lat_mode", lat_mode, _LAT_MODES)
 
     def encode(self, lonlat: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
         lat_factor = 2.0 if self.lat_mode == "mac_aodha" else 1.0

@@ -8,6 +8,7 @@ import torch
 
 from ...sphere import lonlat_to_xyz
 from ..registry import register_encoder
+from ._checks import check_count
 from .base import HALF_PI, PositionEncoding, sinusoids
 
 
@@ -28,14 +29,13 @@ class NeRFEncoding(PositionEncoding):
     Column order (TorchSpatial): [sin ω_k p_x]_k ‖ [sin ω_k p_y]_k ‖ [sin ω_k p_z]_k ‖ the same with cos.
 
     Args:
-        frequency_num: L, the number of octaves (default 16; TorchSpatial ignores this, defect B5).
+        frequency_num: L, the number of octaves (default 16; TorchSpatial ignores this, defect B5). At most
+            1023: ω_k = π·2^k overflows float64 beyond.
     """
 
     def __init__(self, frequency_num: int = 16, validate: bool = True) -> None:
         super().__init__(validate)
-        if int(frequency_num) != frequency_num or frequency_num < 1:
-            raise ValueError(f"frequency_num must be a positive integer, got {frequency_num}")
-        self.frequency_num = int(frequency_num)
+        self.frequency_num = check_count("frequency_num", frequency_num, maximum=1023)
         self.output_dim = 6 * self.frequency_num
         self.register_float64("omega", math.pi * 2.0 ** torch.arange(self.frequency_num, dtype=torch.float64))
         # columns (k, c, l): k = sin/cos block, c = x/y/z, l = octave; weight ω_l on coordinate c
