@@ -30,7 +30,8 @@ def test_stat_is_mean_and_sample_std():
 
 @pytest.mark.parametrize(
     "metric, direction",
-    [("top1", 1), ("r2", 1), ("auc", 1), ("rmse", -1), ("mae", -1), ("ssi_marked", -1), ("ssi_unmarked", -1),
+    [("top1", 1), ("r2", 1), ("auc", 1), ("rmse", -1), ("mae", -1), ("ssi_marked", -1),
+     ("ssi_unmarked", None),  # depends on the test points only, not on the encoder: never ranked (issue 10)
      ("morans_i_residual", 0), ("worst_region_r2", 1), ("worst_region_rmse", -1), ("top1_image_only", 1),
      ("mrr_location_only", 1), ("ssi_cap_fraction", None)],
 )
@@ -102,7 +103,8 @@ def test_full_report_files(tmp_path: Path):
     for name in ("leaderboard.csv", "summary.md", "run.json"):
         assert (out / name).is_file()
     maps = sorted(p.name for p in (out / "maps").glob("*.png"))
-    assert maps == ["alpha__random.png", "beta__random.png", "gamma__random.png"]
+    assert maps == ["alpha__bars.png", "alpha__random.png", "beta__bars.png", "beta__random.png", "gamma__bars.png",
+                    "gamma__random.png"]  # a map per (task, split), a bar chart per task
     assert all((out / "maps" / m).read_bytes()[:4] == b"\x89PNG" for m in maps)
     rows = list(csv.DictReader((out / "leaderboard.csv").open()))
     assert {(r["task"], r["metric"]) for r in rows} >= {("alpha", "top1"), ("beta", "r2"), ("gamma", "auc")}

@@ -9,7 +9,10 @@ import numpy as np
 
 from . import store
 
-__all__ = ["plot_predictions_map", "write_maps"]
+__all__ = ["plot_predictions_map", "write_bar_charts", "write_maps"]
+
+#: rows drawn in grey in the bar charts (reference points, not location encoders)
+BASELINE_ROWS = ("majority", "knn")
 
 
 def write_maps(out: Path, best: dict[tuple[str, str], tuple[str, str]], kinds: dict[str, str],
@@ -123,3 +126,52 @@ def _world_axes(ax: Any, lon: np.ndarray | None = None, lat: np.ndarray | None =
     ax.grid(True, lw=0.4, alpha=0.5)
     ax.set_xlabel("longitude (°)")
     ax.set_ylabel("latitude (°)")
+
+
+def write_bar_charts(out: Path, tables: dict[str, dict[str, dict[str, tuple[float, float, int]]]],
+                     metrics: dict[str, str]) -> list[Path]:
+    """One PNG per task: the primary metric's mean ± std over seeds, one bar per encoder and split.
+
+    Args:
+        tables: task → split label → encoder → ``(mean, std, n_seeds)`` of the task's primary metric.
+        metrics: task → the primary metric's name (axis label).
+    Returns:
+        the written paths (``maps/<task>__bars.png``).
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    paths = []
+    for task, by_split in tables.items():
+        splits = list(by_split)
+        first = by_split[splits[0]]
+        encoders = sorted({e for table in by_split.values() for e in table},
+                          key=lambda e: -first.get(e, (-np.inf, 0, 0))[0] if np.isfinite(first.get(e, (-np.inf,))[0])
+                          else np.inf)
+        width = 0.8 / len(splits)
+        fig, ax = plt.subplots(figsize=(max(6.0, 0.55 * len(encoders) * len(splits) + 2), 4.2), constrained_layout=True)
+        x = np.arange(len(encoders))
+        for j, split in enumerate(splits):
+            stats = [by_split[split].get(e, (np.nan, np.nan, 0)) for e in encoders]
+            means = np.array([s[0] for s in stats])
+            errs = np.array([s[1] if s[2] > 1 else 0.0 for s in stats])
+            colours = ["0.65" if e in BASELINE_ROWS else f"C{j}" for e in encoders]
+            ax.bar(x + (j - (len(splits) - 1) / 2) * width, means, width, yerr=errs if errs.any() else None,
+                   capsize=2, color=colours,
+                   edgecolor=f"C{j}", linewidth=0.8, label=split)
+        ax.set_xticks(x, encoders, rotation=40, ha="right", fontsize=8)
+        ax.set_ylabel(metrics[task])
+        ax.set_title(f"{task}: {metrics[task]} (mean ± std over seeds; grey = baselines)")
+        ax.legend(fontsize=8)
+        ax.grid(axis="y", lw=0.4, alpha=0.5)
+        path = out / "maps" / f"{store.safe_name(task)}__bars.png"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.tmp.png")
+        fig.savefig(tmp, dpi=110)
+        plt.close(fig)
+        tmp.replace(path)
+        paths.append(path)
+    return paths
+

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from . import store
-from .maps import write_maps
+from .maps import write_bar_charts, write_maps
 
 __all__ = [
     "LEADERBOARD_COLUMNS",
@@ -32,7 +32,7 @@ __all__ = [
 
 LEADERBOARD_COLUMNS = ("task", "encoder", "split", "seed", "metric", "value")
 _HIGHER = ("top1", "top3", "top5", "top10", "mrr", "r2", "auc")
-_LOWER = ("mae", "rmse", "log_loss", "ssi_unmarked", "ssi_marked")
+_LOWER = ("mae", "rmse", "log_loss", "ssi_marked")  # ssi_unmarked: a property of the test points, not ranked
 _ZERO = ("morans_i_residual",)
 _VARIANTS = ("_image_only", "_location_only", "_softmax")
 _ORDER = _HIGHER + ("mae", "rmse", "log_loss", "ssi_unmarked", "ssi_marked", "morans_i_residual")
@@ -355,9 +355,13 @@ def write_reports(out: Path, run: dict[str, Any], maps: bool = True) -> tuple[Ag
     write_leaderboard(out, records)
     write_summary(out, agg, kinds, run, records)
     if maps and records:
-        best = {}
+        best, bars, primaries = {}, {}, {}
         for (task, split), table in agg.items():
             primary = primary_metric(kinds[task], metric_columns(table))
             best[(task, split)] = (ranked_encoders(table, primary)[0], primary)
+            primaries[task] = primary
+            bars.setdefault(task, {})[split] = {enc: (ms[primary].mean, ms[primary].std, ms[primary].n)
+                                                for enc, ms in table.items() if primary in ms}
         write_maps(out, best, kinds, records)
+        write_bar_charts(out, bars, primaries)
     return agg, kinds
