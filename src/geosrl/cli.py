@@ -283,7 +283,7 @@ def cmd_pretrain(args: argparse.Namespace, log: Log) -> int:
     for key in ("profile", "device"):
         if getattr(args, key):
             cfg[key] = getattr(args, key)
-    out = args.out or f"runs/pretrain-{cfg.get('profile', 'quick')}"
+    out = args.out if args.out is not None else f"runs/pretrain-{cfg.get('profile', 'quick')}"
     result = pretrain(cfg, out_dir=out, resume=not args.no_resume, log=log)
     if result.encoder_path is not None:
         log(f"wrote {result.encoder_path}")

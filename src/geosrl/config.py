@@ -10,16 +10,18 @@ from __future__ import annotations
 import copy
 import json
 import numbers
+import os
 import platform
 import subprocess
 import tomllib
 from collections.abc import Collection
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 __all__ = ["PACKAGES", "Check", "ConfigError", "boolean", "check_config", "choice", "git_commit", "integer", "list_of",
-           "load_config_file", "mapping", "merge_config", "number", "package_versions", "text"]
+           "load_config_file", "mapping", "merge_config", "number", "package_versions", "text", "check_device",
+           "claim_output_dir"]
 
 #: distributions whose versions go into run records: core, optional readers, then the data packages
 #: of the offline suite (absent ones are recorded as null)
@@ -68,7 +70,11 @@ def load_config_file(path: str | Path | None) -> dict[str, Any]:
     p = Path(path)
     try:
         if p.suffix == ".json":
-            return json.loads(p.read_text(encoding="utf-8"))
+            data = json.loads(p.read_text(encoding="utf-8"))
+            if not isinstance(data, dict):
+                raise ConfigError(f"config file {str(p)!r} must hold a JSON object (a table of keys), "
+                                  f"not a {type(data).__name__}")
+            return data
         with open(p, "rb") as fh:
             return tomllib.load(fh)
     except FileNotFoundError:
@@ -217,3 +223,47 @@ def check_config(cfg: dict, schema: dict, what: str = "config", path: str = "") 
         else:
             out[key] = rule(value, dotted)
     return out
+
+
+def check_device(device: str) -> None:
+    """Raise :class:`ConfigError` for a device this machine does not have (``"auto"`` always passes)."""
+    import torch
+
+    if device == "auto":
+        return
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError):
+        raise ConfigError(f"unknown device {device!r}; use cpu, cuda, cuda:N or auto") from None
+    if dev.type == "cuda" and (not torch.cuda.is_available() or (dev.index or 0) >= torch.cuda.device_count()):
+        raise ConfigError(f"device {device!r}: no such CUDA device on this machine ({torch.cuda.device_count()} "
+                          "visible); use cpu or auto")
+    if dev.type not in ("cpu", "cuda"):
+        raise ConfigError(f"device {device!r}: geosrl runs on cpu or cuda")
+
+
+def claim_output_dir(out: Path, owned: Callable[[Path], bool], what: str) -> Path:
+    """Create the output folder ``out``, or accept it when empty or ``owned(out)``; refuse anything else.
+
+    geosrl never overwrites files it did not create: a non-empty folder must already be one of its own
+    (``owned`` recognises its files; a ``.lock`` file alone does not count as content).
+
+    Raises:
+        ConfigError: ``out`` is empty or ``.``, a file, a folder holding other files, or not writable.
+    """
+    out = Path(out)
+    if str(out) in ("", "."):
+        raise ConfigError(f"--out must name a {what} (e.g. runs/run1), not the current directory")
+    if out.exists() and not out.is_dir():
+        raise ConfigError(f"--out {out} is a file, not a folder; choose a folder for the {what}")
+    if out.is_dir() and any(p.name != ".lock" for p in out.iterdir()) and not owned(out):
+        raise ConfigError(f"--out {out} is a non-empty folder that is not a {what}; geosrl never overwrites "
+                          "files it did not create: choose a new or empty folder")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(f"cannot create the {what} {out}: {exc.strerror or exc}") from None
+    if not os.access(out, os.W_OK | os.X_OK):
+        raise ConfigError(f"the {what} {out} is not writable; choose another --out")
+    return out
+

@@ -97,7 +97,7 @@ def test_config_file_problems(tmp_path, capsys):
 def test_out_problems(tmp_path, capsys):
     a_file = tmp_path / "file.txt"
     a_file.write_text("mine")
-    for out, words in ((a_file, "is a file"), (Path(""), "must name a result folder")):
+    for out, words in ((a_file, "is a file"), (Path(""), "must name a geosrl result folder")):
         code, err = run_cli(["bench", "--out", str(out)], capsys)
         assert code == 2 and words in one_error_line(err)
     assert a_file.read_text() == "mine"
@@ -230,3 +230,50 @@ def test_sigint_to_the_parent_stops_workers_and_reports_every_cell(tmp_path):
     board = (out / "leaderboard.csv").read_text().splitlines()[1:]
     assert {tuple(r.split(",")[:4]) for r in board} == {
         (c.split("__")[0], c.split("__")[1], c.split("__")[2], c.split("__")[3][1:]) for c in cells}
+
+
+# --- cases found by benchmarks/hardening_probe.py --------------------------------------------------------
+def test_folder_with_cells_but_no_geosrl_run_json_is_foreign(tmp_path, capsys):
+    mine = tmp_path / "mine"
+    (mine / "cells").mkdir(parents=True)
+    (mine / "leaderboard.csv").write_text("my own numbers\n")
+    code, err = run_cli(["bench", "--config", str(fake_config(tmp_path)), "--out", str(mine)], capsys)
+    assert code == 2 and "not a geosrl result folder" in one_error_line(err)
+    assert (mine / "leaderboard.csv").read_text() == "my own numbers\n"
+
+
+def test_unknown_task_table_is_an_error(tmp_path):
+    from geosrl.config import ConfigError
+
+    path = fake_config(tmp_path, extra="[task.nope]\nmax_samples = 10\n")
+    args = build_parser().parse_args(["bench", "--config", str(path), "--out", str(tmp_path / "o")])
+    with pytest.raises(ConfigError, match=r"\[task.nope\] names no task"):
+        cmd_bench(args, lambda _: None, bench_fakes.backend())
+
+
+def test_bad_protocol_value_is_an_error_even_where_a_task_overrides_it(tmp_path):
+    from geosrl.config import ConfigError
+    from geosrl.tasks import resolve_config
+
+    backend = bench_fakes.backend()
+    backend = type(backend)(**{**backend.__dict__, "check_protocol": resolve_config})
+    path = fake_config(tmp_path, protocol="epochs = 0", extra="[task.alpha.protocol]\nepochs = 5\n")
+    args = build_parser().parse_args(["bench", "--config", str(path), "--out", str(tmp_path / "o")])
+    with pytest.raises(ConfigError, match="epochs"):
+        cmd_bench(args, lambda _: None, backend)
+
+
+def test_json_config_must_be_a_table(tmp_path, capsys):
+    path = tmp_path / "list.json"
+    path.write_text("[1, 2]")
+    code, err = run_cli(["bench", "--config", str(path), "--out", str(tmp_path / "o")], capsys)
+    assert code == 2 and "JSON object" in one_error_line(err)
+
+
+def test_merge_names_a_corrupt_cell_file(tmp_path, capsys):
+    args = build_parser().parse_args(["bench", "--config", str(fake_config(tmp_path)), "--out", str(tmp_path / "a")])
+    assert cmd_bench(args, lambda _: None, bench_fakes.backend()) == 0
+    cell = next((tmp_path / "a" / "cells").glob("*.json"))
+    cell.write_text(cell.read_text()[:40])
+    code, err = run_cli(["bench", "merge", str(tmp_path / "all"), str(tmp_path / "a")], capsys)
+    assert code == 2 and cell.name in one_error_line(err) and "delete it" in err

@@ -169,6 +169,8 @@ CASES = [
      save_npy(np.zeros((2, 4), np.float32)), r"has 2 rows, the split has 3 entries", None, {"image_input": "net_feats"}),
     ("birds-feats-1d", "birdsnap", "test", "features_inception/birdsnap_test_net_feats.npy",
      save_npy(np.zeros(3, np.float32)), r"shape \(3,\)", None, {"image_input": "net_feats"}),
+    ("birds-feats-nan", "birdsnap", "test", "features_inception/birdsnap_test_net_feats.npy",
+     save_npy(np.full((3, 4), np.nan, np.float32)), r"holds 12 non-finite values", None, {"image_input": "net_feats"}),
     ("yfcc-preds-object", "yfcc", "test", "features_inception/YFCC_test_preds.npy",
      save_npy(np.array([{"a": 1}, None, 3], dtype=object)), r"not a readable NumPy .npy array", None, {}),
     ("yfcc-preds-strings", "yfcc", "test", "features_inception/YFCC_test_preds.npy",

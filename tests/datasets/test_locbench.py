@@ -110,7 +110,7 @@ def test_missing_files_raise_clear_error(tmp_path):
 
 
 def test_bad_arguments():
-    with pytest.raises(KeyError):
+    with pytest.raises(ValueError, match="unknown LocBench dataset"):
         load_locbench("imagenet", ROOT, "train")
     with pytest.raises(ValueError, match="split"):
         load_locbench("inat_2017", ROOT, "test")

@@ -25,7 +25,7 @@ def test_list_offline_tasks():
 
 
 def test_unknown_task():
-    with pytest.raises(KeyError, match="available"):
+    with pytest.raises(ValueError, match="available"):
         load_offline_task("no_such_task")
 
 
@@ -75,3 +75,9 @@ def test_real_land_ocean_cold_and_cached(cache_dir):
     warm = time.perf_counter() - t0
     assert 0.25 < d.target.mean() < 0.34  # ≈ 29 % land
     assert e.metadata["cache_hit"] and warm < cold and d.metadata["packages"] == {"global-land-mask": "1.0.0"}
+
+
+@pytest.mark.parametrize("bad, exc", [(4.5, ValueError), ("ten", ValueError), (0, ValueError), (True, ValueError)])
+def test_max_samples_is_checked(bad, exc):
+    with pytest.raises(exc, match="max_samples must be an integer >= 1"):
+        load_offline_task("land_ocean", max_samples=bad)

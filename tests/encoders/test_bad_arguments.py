@@ -161,7 +161,7 @@ def test_huge_counts_that_would_overflow_are_refused():
 def test_rbf_from_locations_arguments():
     cls = get_encoder_class("rbf")
     locations = torch.tensor([[0.0, 0.0], [10.0, 10.0]], dtype=torch.float64)
-    with pytest.raises(ValueError, match=r"num_anchors must be an integer >= 1, got 2\.5"):
+    with pytest.raises(ValueError, match=r"num_anchors must be an integer >= 1 and <= 1000000, got 2\.5"):
         cls.from_locations(locations, num_anchors=2.5)
     with pytest.raises(TypeError, match="seed"):
         cls.from_locations(locations, num_anchors=2, seed=True)
@@ -217,7 +217,7 @@ def test_nets_build_with_their_defaults(cls, base):
 # ---- create_encoder ----
 
 @pytest.mark.parametrize("label, kwargs, exc, match", [
-    ("embed_dim float", {"embed_dim": 64.5}, ValueError, r"embed_dim must be an integer >= 1, got 64\.5"),
+    ("embed_dim float", {"embed_dim": 64.5}, ValueError, r"embed_dim must be an integer >= 1 and <= 1000000, got 64\.5"),
     ("embed_dim bool", {"embed_dim": True}, TypeError, "embed_dim"),
     ("embed_dim zero", {"embed_dim": 0}, ValueError, "embed_dim"),
     ("embed_dim string", {"embed_dim": "64"}, TypeError, "embed_dim"),
@@ -279,3 +279,12 @@ def test_float16_output_from_float64_coordinates_is_allowed(name):
     out = pe(x, dtype=torch.float16)
     assert out.dtype == torch.float16 and torch.isfinite(out).all()
     torch.testing.assert_close(out.double(), pe(x, dtype=torch.float64), atol=1e-2, rtol=1e-2)
+
+
+@pytest.mark.parametrize("name, kwargs", [("space2vec_grid", {"frequency_num": 2**40}), ("rbf", {"num_anchors": 2**40}),
+                                          ("geoclip_rff", {"num_frequencies": 2**40}),
+                                          ("spherical_harmonics", {"legendre_degree": 10**6})])
+def test_huge_counts_are_refused_before_allocating(name, kwargs):
+    arg = next(iter(kwargs))
+    with pytest.raises(ValueError, match=f"{arg} must be an integer >= 1 and <= "):
+        geosrl.create_positional_encoding(name, **kwargs)

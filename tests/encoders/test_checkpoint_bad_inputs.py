@@ -133,7 +133,7 @@ BAD_CARDS = [
 
 # cards that would allocate (tens to hundreds of) GB if built before any check
 BOMBS = [
-    ("tile-tiny-cells", "tile", _pe(cell_size_deg=0.01, max_cells=10**12), "shape mismatches"),
+    ("tile-tiny-cells", "tile", _pe(cell_size_deg=0.01, max_cells=10**12), "shape mismatches|max_cells must be"),
     ("tile-astronomic-grid", "tile", _pe(cell_size_deg=1e-300, max_cells=10**700), "cannot build|shape mismatches"),
     ("tile-huge-embedding", "tile", _pe(embed_dim=10**9), "embed_dim=1000000000 is out of range"),
     ("rbf-1e9-anchors", "rbf", _pe(num_anchors=10**9), "num_anchors=1000000000 is out of range"),
@@ -362,3 +362,16 @@ def test_saved_files_honour_umask(tmp_path, enc, mask, mode):
     for p in (path, path.with_suffix(".json")):
         assert stat.S_IMODE(p.stat().st_mode) == mode, p
     assert sorted(p.name for p in tmp_path.iterdir()) == ["enc.json", "enc.safetensors"]
+
+
+def test_nan_in_meta_is_refused(tmp_path, enc):
+    with pytest.raises(CheckpointError, match="without NaN"):
+        save_pretrained(enc, tmp_path / "enc", meta={"metrics": {"acc": float("nan")}})
+    assert not list(tmp_path.iterdir())
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the error on a machine without CUDA")
+def test_loading_onto_a_missing_device(tmp_path, enc):
+    path = save_pretrained(enc, tmp_path / "enc")
+    with pytest.raises(CheckpointError, match="no such CUDA device"):
+        load_pretrained(path, device="cuda")

@@ -114,3 +114,12 @@ def test_encoder_outputs_are_finite_in_the_absolute_frame(name):
 
 def test_geometry_encoders_listed():
     assert list_geometry_encoders() == ["nuft", "raster_cnn", "resnet1d"]
+
+
+def test_collapsing_ring_is_a_clear_error():
+    import shapely
+
+    from geosrl.geometry import batch_geometries
+
+    with pytest.raises(ValueError, match="too close together|zero|area"):
+        batch_geometries([shapely.box(0, 0, 1e-300, 1e-300)])

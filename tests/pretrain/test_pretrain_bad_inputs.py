@@ -27,3 +27,22 @@ def test_pretrain_cli_errors_are_one_line(tmp_path, capsys):
         err = capsys.readouterr().err.strip().splitlines()
         assert len(err) == 1 and err[0].startswith("geosrl: error: ") and words in err[0]
     assert not (tmp_path / "run").exists()
+
+
+def test_pretrain_out_must_be_its_own_folder(tmp_path, capsys):
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    for name in ("log.csv", "run.json", "config.json"):
+        (mine / name).write_text("my file\n")
+    for out, words in ((mine, "not a geosrl pre-training folder"), ("", "must name a folder")):
+        assert main(["pretrain", "--out", str(out)]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and words in err[0], err
+    assert all((mine / n).read_text() == "my file\n" for n in ("log.csv", "run.json", "config.json"))
+
+
+@pytest.mark.skipif(__import__("torch").cuda.is_available(), reason="checks the error on a machine without CUDA")
+def test_pretrain_on_a_missing_device(tmp_path, capsys):
+    assert main(["pretrain", "--device", "cuda", "--out", str(tmp_path / "run")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "no such CUDA device" in err[0]

@@ -85,6 +85,8 @@ class BenchConfig:
     pretrain: dict[str, Any] = field(default_factory=dict)
     #: baseline rows added to every table; ``None`` = every baseline the suite offers
     baselines: list[str] | None = None
+    #: ``[task.<name>]`` tables of the user's config file (checked against the suite's tasks by the runner)
+    user_task_tables: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.validate()
@@ -161,8 +163,10 @@ def build_config(
 ) -> BenchConfig:
     """Resolve profile ← user TOML ← ``overrides`` (``[bench]`` keys; ``None`` values are ignored)."""
     raw = load_profile(profile)
+    user: dict[str, Any] = {}
     if config_file is not None:
-        raw = merge_config(raw, load_config_file(config_file), strict=False)
+        user = load_config_file(config_file)
+        raw = merge_config(raw, user, strict=False)
     _check_keys(raw)
     bench = dict(raw.get("bench", {}))
     bench.update({k: v for k, v in (overrides or {}).items() if v is not None})
@@ -191,6 +195,7 @@ def build_config(
         reference=bench.get("reference"),
         pretrain=dict(raw.get("pretrain", {})),
         baselines=None if bench.get("baselines") is None else _as_list(bench["baselines"], "baselines"),
+        user_task_tables=sorted(user.get("task", {})) if isinstance(user.get("task", {}), dict) else [],
     )
 
 

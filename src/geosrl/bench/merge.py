@@ -33,9 +33,8 @@ def merge_results(out: Path, sources: list[Path]) -> MergeOutcome:
     out = Path(out)
     outcome = MergeOutcome(sources=[Path(s) for s in sources])
     for src in outcome.sources:
-        if not store.is_results_dir(src):
+        if not (store.is_results_dir(src) or (src / "cells").is_dir()):  # sources are only read
             raise ConfigError(f"{src} is not a geosrl bench result folder (no cells/ or geosrl run.json)")
-    store.claim_results_dir(out)
     check_same_configs([out, *outcome.sources])
     for src in outcome.sources:
         for path in sorted((src / "cells").glob("*.json")):

@@ -104,7 +104,12 @@ def run_bench(config: BenchConfig, out: Path, backend: Backend, log: Log = print
         config.baselines, list(backend.baselines), "baselines") if config.baselines else []
     encoders += [b for b in baselines if b not in encoders]
     grid = shard_cells(build_grid(tasks, encoders, config.splits, config.seeds, config.fractions), *config.shard)
+    unknown_tables = sorted(set(config.user_task_tables) - set(backend.list_tasks()))
+    if unknown_tables:
+        raise ConfigError(f"[task.{unknown_tables[0]}] names no task of the {config.suite} suite; "
+                          f"tasks: {backend.list_tasks()}")
     if backend.check_protocol is not None:
+        backend.check_protocol(config.protocol)  # a bad [protocol] value is an error even where a task overrides it
         for task in tasks:
             backend.check_protocol(config.protocol_for(task))
     check_fingerprints(out, config, grid)
@@ -132,21 +137,10 @@ def check_fingerprints(out: Path, config: BenchConfig, grid: list[Cell]) -> None
 
 
 def check_device(config: BenchConfig) -> None:
-    """Raise :class:`ConfigError` for a device this machine does not have (before any work starts)."""
-    import torch
+    """Raise :class:`ConfigError` for a ``--device`` this machine does not have (before any work starts)."""
+    from ..config import check_device as check
 
-    if config.device == "auto":
-        return
-    try:
-        device = torch.device(config.device)
-    except RuntimeError:
-        raise ConfigError(f"unknown device {config.device!r}; use cpu, cuda, cuda:N or auto") from None
-    if device.type == "cuda" and (not torch.cuda.is_available()
-                                  or (device.index or 0) >= torch.cuda.device_count()):
-        raise ConfigError(f"--device {config.device}: no such CUDA device on this machine "
-                          f"({torch.cuda.device_count()} visible); use --device cpu or auto")
-    if device.type not in ("cpu", "cuda"):
-        raise ConfigError(f"--device {config.device}: geosrl bench runs on cpu or cuda")
+    check(config.device)
 
 
 def device_for(config: BenchConfig) -> str:

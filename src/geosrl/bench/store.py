@@ -31,7 +31,7 @@ from typing import Any, Iterator, Mapping
 
 import numpy as np
 
-from ..config import ConfigError
+from ..config import ConfigError, claim_output_dir
 from ..files import atomic_write_text, file_mode
 
 __all__ = [
@@ -106,14 +106,15 @@ def split_label(split: str, fraction: float | None) -> str:
 
 
 def is_results_dir(out: Path) -> bool:
-    """Whether ``out`` is a geosrl result folder (its ``run.json`` says so, or it holds ``cells/``)."""
-    run = out / "run.json"
+    """Whether ``out`` is a geosrl result folder: its ``run.json`` says so (or, written before that marker,
+    has geosrl's ``config`` and ``git_commit`` entries beside a ``cells/`` folder)."""
     try:
-        if run.is_file() and json.loads(run.read_text(encoding="utf-8")).get("format") == RESULTS_FORMAT:
-            return True
-    except (OSError, ValueError, AttributeError):
+        run = json.loads((out / "run.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
         return False
-    return (out / "cells").is_dir()
+    if not isinstance(run, dict):
+        return False
+    return run.get("format") == RESULTS_FORMAT or ({"config", "git_commit"} <= set(run) and (out / "cells").is_dir())
 
 
 def claim_results_dir(out: Path) -> Path:
@@ -122,20 +123,7 @@ def claim_results_dir(out: Path) -> Path:
     Raises:
         ConfigError: ``out`` is a file, an empty path, a folder with other files, or cannot be created.
     """
-    if str(out) in ("", "."):
-        raise ConfigError("--out must name a result folder (e.g. results/run1), not the current directory")
-    if out.exists() and not out.is_dir():
-        raise ConfigError(f"--out {out} is a file, not a folder; choose a folder for the results")
-    if out.is_dir() and any(p.name != ".lock" for p in out.iterdir()) and not is_results_dir(out):
-        raise ConfigError(f"--out {out} is a non-empty folder that is not a geosrl result folder; geosrl never "
-                          "overwrites files it did not create: choose a new or empty folder")
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise ConfigError(f"cannot create the result folder {out}: {exc.strerror or exc}") from None
-    if not os.access(out, os.W_OK | os.X_OK):
-        raise ConfigError(f"the result folder {out} is not writable; choose another --out")
-    return out
+    return claim_output_dir(out, is_results_dir, "geosrl result folder")
 
 
 @contextlib.contextmanager
@@ -167,8 +155,12 @@ def write_json(path: Path, data: Mapping[str, Any]) -> None:
 
 
 def read_json(path: Path) -> dict[str, Any]:
-    """Read a JSON file."""
-    return json.loads(path.read_text(encoding="utf-8"))
+    """Read a JSON file of a result folder; a corrupt one is a :class:`ConfigError` naming it and the fix."""
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path} is not valid JSON ({exc}); delete it (a deleted cell is recomputed on resume)") \
+            from None
 
 
 def cell_path(out: Path, cell: Cell) -> Path:

@@ -368,6 +368,10 @@ class _File:
             raise self.error(f"holds {getattr(arr, 'dtype', type(arr).__name__)}, expected a numeric array",
                              where="array header")
         self._check_shape(arr.shape, rows, cols, rows_of)
+        if arr.dtype.kind == "f":
+            bad = int(np.count_nonzero(~np.isfinite(arr)))
+            if bad:
+                raise self.error(f"holds {bad} non-finite values (NaN/inf) of {arr.size}", where="array data")
         return arr
 
     def sparse_npz(self, rows: int, rows_of: str, cols: int | None = None):
@@ -699,7 +703,7 @@ def load_locbench(
         ValueError: unknown split, or fMoW's unlabelled test split.
     """
     if name not in LOCBENCH:
-        raise KeyError(f"unknown LocBench dataset {name!r}; available: {', '.join(LOCBENCH)}")
+        raise ValueError(f"unknown LocBench dataset {name!r}; available: {', '.join(LOCBENCH)}")
     ds = LOCBENCH[name]
     if ds.family == "fmow" and split == "test":
         raise ValueError("fMoW's test split has no public labels (TorchSpatial raises too); use 'val'")

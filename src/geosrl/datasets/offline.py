@@ -10,6 +10,7 @@ from typing import Callable
 
 from . import air_temperature, city_population, country, country_from_imagery, elevation, land_ocean
 from . import sdm_presence_only
+from ..config import integer
 from .base import DataUnavailableError, TaskData
 from .cache import CacheCorruptWarning, cache_key, default_cache_dir, read_cached, save_cached
 from .locate import PACKAGES, install_hint, package_dir, package_version
@@ -63,7 +64,7 @@ def list_offline_tasks() -> list[str]:
 
 def _get(name: str) -> OfflineTask:
     if name not in OFFLINE_TASKS:
-        raise KeyError(f"unknown offline task {name!r}; available: {', '.join(OFFLINE_TASKS)}")
+        raise ValueError(f"unknown offline task {name!r}; available: {', '.join(OFFLINE_TASKS)}")
     return OFFLINE_TASKS[name]
 
 
@@ -74,7 +75,7 @@ def check_offline_task(name: str) -> dict[str, str]:
         ``{distribution: version}`` of the data packages.
     Raises:
         DataUnavailableError: with ``.reason`` and ``.install_hint`` for the first missing package.
-        KeyError: unknown task.
+        ValueError: unknown task.
     """
     from . import locate
 
@@ -125,9 +126,7 @@ def load_offline_task(
     t0 = time.perf_counter()
     task = _get(name)
     versions = check_offline_task(name)
-    n = task.default_size if max_samples is None else int(max_samples)
-    if n is not None and n < 1:
-        raise ValueError(f"max_samples must be >= 1, got {max_samples}")
+    n = task.default_size if max_samples is None else integer(min=1)(max_samples, "max_samples")
     key = cache_key({"task": name, "n": n, "seed": int(seed), "options": options, "versions": versions})
     path = Path(cache_dir if cache_dir is not None else default_cache_dir()) / "offline" / f"{name}-{key}.npz"
     data, problem = read_cached(path) if use_cache else (None, None)

@@ -44,7 +44,7 @@ import torch
 from torch import nn
 from torch.overrides import TorchFunctionMode
 
-from ..config import git_commit, merge_config
+from ..config import ConfigError, check_device, git_commit, merge_config
 from ..files import atomic_write
 from ..version import __version__
 
@@ -420,9 +420,10 @@ def save_pretrained(model: nn.Module, path: str | Path, meta: dict[str, Any] | N
     card["num_parameters"] = int(sum(p.numel() for p in model.parameters()))
     card["tensors_sha256"] = tensors_sha256(sd)
     try:
-        card_json = json.dumps(card, sort_keys=True)
-    except TypeError as e:
-        raise CheckpointError(f"meta must be JSON-serialisable: {e}") from None
+        card_json = json.dumps(card, sort_keys=True, allow_nan=False)
+    except (TypeError, ValueError) as e:
+        raise CheckpointError(f"meta must be JSON-serialisable, without NaN or infinity (strict JSON readers refuse "
+                              f"them; store null instead): {e}") from None
     out = _resolve_path(path)
     data = save_bytes(sd, metadata={_CARD_KEY: card_json})
     side = dict(card, file_sha256=hashlib.sha256(data).hexdigest())
@@ -620,6 +621,10 @@ def load_pretrained(path_or_name: str | Path, device: str | torch.device = "cpu"
     from safetensors.torch import load_file
 
     path = _locate(path_or_name)
+    try:
+        check_device(str(device))
+    except ConfigError as e:
+        raise CheckpointError(f"cannot load {path} onto {device}: {e}") from None
     card, shapes = _read_header(path)
     arch = check_architecture(card["architecture"])
     _check_against_file(path, arch, shapes)  # before reading tensors or building for real

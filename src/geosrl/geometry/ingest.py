@@ -179,9 +179,13 @@ def canonicalise(geoms: Any, invalid: InvalidMode = "raise") -> tuple[np.ndarray
     rings = shapely.get_type_id(arr) == 2
     if rings.any():
         arr[rings] = np.array([shapely.LineString(shapely.get_coordinates(g)) for g in arr[rings]], dtype=object)
-    arr = shapely.remove_repeated_points(arr, tolerance=0.0)
-    if dim == 2:
-        arr = shapely.orient_polygons(arr, exterior_cw=False)
+    try:
+        arr = shapely.remove_repeated_points(arr, tolerance=0.0)
+        if dim == 2:
+            arr = shapely.orient_polygons(arr, exterior_cw=False)
+    except shapely.errors.GEOSException as exc:  # e.g. a ring whose vertices coincide in double precision
+        raise ValueError(f"a geometry collapses when its repeated vertices are removed ({exc}); its coordinates "
+                         "are too close together (rescale the units) or it is degenerate") from None
     _check_positive_measure(arr, dim)
     return arr, dim
 

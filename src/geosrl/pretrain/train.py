@@ -40,8 +40,8 @@ from typing import Any, Callable
 import numpy as np
 import torch
 
-from ..config import (Check, ConfigError, boolean, check_config, choice, git_commit, integer, mapping, merge_config, number,
-                      package_versions, text)
+from ..config import (Check, ConfigError, boolean, check_config, check_device, choice, claim_output_dir, git_commit,
+                      integer, mapping, merge_config, number, package_versions, text)
 from ..encoders.checkpoint import CheckpointError, build_from_architecture, save_pretrained
 from ..files import atomic_write
 from ..sphere import uniform_lonlat
@@ -108,6 +108,7 @@ def resolve_pretrain_config(config: dict | None = None) -> dict[str, Any]:
     config.pop("out_dir", None)
     cfg = merge_config(PRETRAIN_PROFILES[profile], config, _FREE_TABLES, what="pre-training config")
     cfg = check_config(cfg, PRETRAIN_SCHEMA, what="pre-training config")
+    check_device(cfg["device"])
     if sum(cfg["data"][s] for s in ("flickr", "cities", "land")) < 1:
         raise ConfigError("pre-training config: data.flickr + data.cities + data.land must be at least 1")
     cfg["profile"] = profile
@@ -146,6 +147,18 @@ class PretrainResult:
     history: list[dict[str, float]]
     config: dict[str, Any]
     location_encoder: torch.nn.Module
+
+
+def is_pretrain_dir(out: Path) -> bool:
+    """Whether ``out`` holds a pre-training run of geosrl: its ``config.json`` is a resolved pre-training config,
+    or it has a ``state.pt`` (which :func:`load_state` then checks without unpickling anything)."""
+    if (out / "state.pt").is_file():
+        return True
+    try:
+        cfg = json.loads((out / "config.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return isinstance(cfg, dict) and set(PRETRAIN_SCHEMA) <= set(cfg)
 
 
 def _device(name: str) -> torch.device:
@@ -275,11 +288,15 @@ def pretrain(config: dict | None = None, out_dir: str | Path | None = None, resu
     """
     raw = dict(config or {})
     cfg = resolve_pretrain_config(raw)
-    out = Path(out_dir or raw.get("out_dir") or f"runs/pretrain-{cfg['profile']}")
+    out = Path(out_dir if out_dir is not None else raw.get("out_dir") or f"runs/pretrain-{cfg['profile']}")
+    if str(out) in ("", "."):
+        raise ConfigError("the pre-training output folder (--out) must name a folder, e.g. runs/pretrain")
     info = init_distributed(None if cfg["device"] == "auto" else cfg["device"])
     dev = torch.device(info.device) if info.world_size > 1 else _device(cfg["device"])
     say = (log if (log is not None and info.is_main) else (lambda *_: None))
     seed = int(cfg["seed"])
+    if info.is_main:
+        claim_output_dir(out, is_pretrain_dir, "geosrl pre-training folder")
     out.mkdir(parents=True, exist_ok=True)
 
     if data is None:

@@ -39,7 +39,12 @@ def _is_bool(value: Any) -> bool:
     return isinstance(value, (bool, np.bool_))
 
 
-def check_count(name: str, value: Any, minimum: int = 1, maximum: int | None = None) -> int:
+#: default upper bound of a count (frequencies, anchors, widths): far above any useful encoder, low enough
+#: that a constructor never tries to allocate terabytes for a typo such as ``frequency_num=2**40``
+MAX_COUNT = 1_000_000
+
+
+def check_count(name: str, value: Any, minimum: int = 1, maximum: int | None = MAX_COUNT) -> int:
     """``value`` as an ``int`` in ``[minimum, maximum]`` (see the module docstring for what is accepted)."""
     allowed = f"an integer >= {minimum}" + ("" if maximum is None else f" and <= {maximum}")
     if _is_bool(value) or not isinstance(value, numbers.Real):

@@ -47,7 +47,7 @@ class SphericalHarmonicsEncoding(PositionEncoding):
 
     def __init__(self, legendre_degree: int = 10, convention: str = "geosrl", validate: bool = True) -> None:
         super().__init__(validate)
-        self.legendre_degree = check_count("legendre_degree", legendre_degree)
+        self.legendre_degree = check_count("legendre_degree", legendre_degree, maximum=1000)
         self.convention = check_choice("convention", convention, _CONVENTIONS)
         self.output_dim = self.legendre_degree**2
         a_tab, b_tab, self._diag = _recurrence_tables(self.legendre_degree)

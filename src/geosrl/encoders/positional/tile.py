@@ -40,7 +40,7 @@ class TileEncoding(PositionEncoding):
         super().__init__(validate)
         cell_size_deg = check_positive("cell_size_deg", cell_size_deg)
         x_min, x_max, y_min, y_max = check_extent("extent", extent)
-        max_cells = check_count("max_cells", max_cells)
+        max_cells = check_count("max_cells", max_cells, maximum=10**9)
         if check_flag("legacy_single_cell", legacy_single_cell):
             n_col = n_row = 1
             cell_size_deg = max(x_max - x_min, y_max - y_min)
