@@ -362,6 +362,18 @@ def _file_sha256(path: Path) -> str:
     return h.hexdigest()
 
 
+def _non_finite_key(value: Any, path: str = "") -> str | None:
+    """Dotted key of the first NaN/infinite float inside nested dicts/lists (``None`` when there is none)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return path or "."
+    items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, (list, tuple)) else ()
+    for key, item in items:
+        found = _non_finite_key(item, f"{path}.{key}" if path else str(key))
+        if found:
+            return found
+    return None
+
+
 def _known_commit() -> str | None:
     commit = git_commit()["commit"]
     return None if commit == "unknown" else commit
@@ -422,8 +434,10 @@ def save_pretrained(model: nn.Module, path: str | Path, meta: dict[str, Any] | N
     try:
         card_json = json.dumps(card, sort_keys=True, allow_nan=False)
     except (TypeError, ValueError) as e:
+        where = _non_finite_key(meta)
+        detail = f"meta[{where!r}] is NaN or infinite" if where else str(e)
         raise CheckpointError(f"meta must be JSON-serialisable, without NaN or infinity (strict JSON readers refuse "
-                              f"them; store null instead): {e}") from None
+                              f"them; store null instead): {detail}") from None
     out = _resolve_path(path)
     data = save_bytes(sd, metadata={_CARD_KEY: card_json})
     side = dict(card, file_sha256=hashlib.sha256(data).hexdigest())

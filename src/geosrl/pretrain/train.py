@@ -152,7 +152,7 @@ class PretrainResult:
 def is_pretrain_dir(out: Path) -> bool:
     """Whether ``out`` holds a pre-training run of geosrl: its ``config.json`` is a resolved pre-training config,
     or it has a ``state.pt`` (which :func:`load_state` then checks without unpickling anything)."""
-    if (out / "state.pt").is_file():
+    if (out / "state.pt").exists():  # whatever it is, load_state names it and what is wrong
         return True
     try:
         cfg = json.loads((out / "config.json").read_text(encoding="utf-8"))
