@@ -40,3 +40,18 @@ def test_multiclass_reports_softmax_beside_geoprior(cls_data):
     assert "lr_softmax" in res.chosen_hparams["tuned"]
     only = run_task(cls_data, tiny_encoder, "random", 0, dict(FAST, softmax_alongside=False))
     assert "top1_softmax" not in only.metrics and only.metrics["top1"] == pytest.approx(res.metrics["top1"])
+
+
+def test_fusion_weight_is_chosen_on_validation_and_fusion_never_loses_there(img_data):
+    res = run_task(img_data, tiny_encoder, "random", 0, dict(FAST, lr_grid=[1e-2]))
+    tuned = res.chosen_hparams["tuned"]
+    assert tuned["image_weight"] in (0.0, 0.25, 0.5, 1.0)
+    val = res.val_metrics
+    assert val["top1"] >= val["top1_location_only"] - 1e-12  # w = 0 is among the choices
+    weights = {t["image_weight"] for t in res.info["val_trials"]}
+    assert weights == {0.0, 0.25, 0.5, 1.0}
+    # useless image probabilities (uniform): the weight cannot help, fused = location-only on test
+    uniform = TaskData(img_data.name, img_data.kind, img_data.lonlat, img_data.target, num_classes=4,
+                       image_features=np.full((len(img_data.target), 4), 0.25))
+    flat = run_task(uniform, tiny_encoder, "random", 0, dict(FAST, lr_grid=[1e-2]))
+    assert flat.metrics["top1"] == pytest.approx(flat.metrics["top1_location_only"])

@@ -68,6 +68,8 @@ classification_loss    "auto"                 "auto"                 geoprior | 
                                                                      binary tasks, geo-prior otherwise)
 softmax_alongside      True                   True                   multi-class tasks without images also
                                                                      report a softmax model (``*_softmax``)
+fusion_weight_grid     [0, 0.25, 0.5, 1]      same                   w of the fused P(c|I)^w·P(c|x), chosen
+                                                                     on val with the learning rate
 =====================  =====================  =====================  ==========================================
 
 Cost of a quick cell is dominated by (#lr × epochs × steps) encoder forward/backward passes:
@@ -133,6 +135,7 @@ QUICK: dict[str, Any] = {
     "knn_k_grid": [1, 3, 5, 10, 20, 50],
     "classification_loss": "auto",
     "softmax_alongside": True,
+    "fusion_weight_grid": [0.0, 0.25, 0.5, 1.0],
 }
 
 FULL: dict[str, Any] = copy.deepcopy(QUICK)
@@ -176,6 +179,7 @@ SCHEMA = {
     "worst_region": {"nside": integer(min=1, optional=True), "min_count": _POSITIVE},
     "morans_k": _POSITIVE, "split": SPLIT_SCHEMA, "geo_bias": boolean(), "knn_k_grid": list_of(_POSITIVE),
     "classification_loss": choice("auto", "geoprior", "softmax"), "softmax_alongside": boolean(),
+    "fusion_weight_grid": list_of(number(ge=0)),
 }
 
 

@@ -20,8 +20,10 @@ Metrics: top1, top3 (only when C > 3; trivially 1 otherwise), mrr (only when C >
 (C = 2) add ``auc`` of ``log score_1 − log score_0``; the softmax loss adds ``log_loss`` (mean −log P(y|x),
 tasks without an image input).
 
-Evaluation: ``score_c = P(c|I)·σ(s_c(x))`` (no normalisation, no weight), ranked over c in row chunks;
-rows without a location keep ``P(c|I)``. Without an image input P(c|I) is constant and the ranking is
+Evaluation: ``score_c = P(c|I)^w·σ(s_c(x))`` ranked over c in row chunks, with the image weight ``w``
+chosen on validation from ``fusion_weight_grid`` together with the learning rate (``w = 0`` is the
+location-only model, so the fused model is never worse than location alone on validation); rows without
+a location keep ``P(c|I)``. Without an image input P(c|I) is constant and the ranking is
 that of ``σ(s_c(x))``. With one, three variants are reported: fused (plain names), ``_image_only``
 and ``_location_only``.
 """
@@ -111,7 +113,7 @@ def _train(model: GeoPriorModel, ll: torch.Tensor, y: torch.Tensor, y_np: np.nda
 
 @torch.no_grad()
 def _evaluate(model: GeoPriorModel, lonlat: np.ndarray, y: np.ndarray, p_img: np.ndarray | None, cfg: dict,
-              device: torch.device) -> dict[str, dict[str, np.ndarray]]:
+              device: torch.device, image_weight: float = 1.0) -> dict[str, dict[str, np.ndarray]]:
     """Per-sample outputs of each variant: ranks, argmax prediction, true-class score.
 
     Returns ``{suffix: {"rank", "pred", "true_score", "binary_score"}}`` with suffix ``""`` (fused, or
@@ -146,10 +148,11 @@ def _evaluate(model: GeoPriorModel, lonlat: np.ndarray, y: np.ndarray, p_img: np
         else:
             img = torch.as_tensor(p_img[sl], device=device).float()
             log_img = torch.log(torch.as_tensor(p_img[sl], device=device).double())
-            scores[""] = img * prior  # rows without location: prior = 1 → P(c|I)
+            scores[""] = img ** image_weight * prior  # rows without location: prior = 1 → P(c|I)^w
             scores["_image_only"] = img
             scores["_location_only"] = prior
-            log_scores.update({"": log_img + log_prior, "_image_only": log_img, "_location_only": log_prior})
+            log_scores.update({"": image_weight * log_img + log_prior, "_image_only": log_img,
+                               "_location_only": log_prior})
         for v, sc in scores.items():
             if c == 2:
                 out[v]["binary_score"][sl] = (log_scores[v][:, 1] - log_scores[v][:, 0]).cpu().numpy()
@@ -185,18 +188,22 @@ def _select_and_test(data, encoder, train, val, test, p_img, seed: int, cfg: dic
     y_tr = torch.as_tensor(y_all[train], device=device)
     c = int(data.num_classes)
     with_log_loss = loss == "softmax" and p_img is None
+    weights = [1.0] if p_img is None else [float(w) for w in cfg["fusion_weight_grid"]]
     trials = []
     for lr in cfg["lr_grid"]:
         model = GeoPriorModel(build_encoder(encoder, cfg, seed), int(cfg["embed_dim"]), c, loss).to(device)
         with timer:
             _train(model, ll_tr, y_tr, y_all[train], float(lr), cfg, seed, device)
-        ev = _evaluate(model, lonlat[val], y_all[val], None if p_img is None else p_img[val], cfg, device)
-        vm = suffixed({v: _metrics(o, y_all[val], c, with_log_loss) for v, o in ev.items()})
-        trials.append((vm["top1"], vm.get("mrr", vm.get("auc", 0.0)), -len(trials), float(lr), model, vm))
-    _, _, _, lr, model, val_metrics = max(trials, key=lambda t: t[:3])
-    ev = _evaluate(model, lonlat[test], y_all[test], None if p_img is None else p_img[test], cfg, device)
+        for w in weights:  # fused score P(c|I)^w · P(c|x); w = 0 is the location-only model
+            ev = _evaluate(model, lonlat[val], y_all[val], None if p_img is None else p_img[val], cfg, device, w)
+            vm = suffixed({v: _metrics(o, y_all[val], c, with_log_loss) for v, o in ev.items()})
+            trials.append((vm["top1"], vm.get("mrr", vm.get("auc", 0.0)), -len(trials), (float(lr), w), model, vm))
+    _, _, _, (lr, w), model, val_metrics = max(trials, key=lambda t: t[:3])
+    ev = _evaluate(model, lonlat[test], y_all[test], None if p_img is None else p_img[test], cfg, device, w)
     by_variant = {v: _metrics(o, y_all[test], c, with_log_loss) for v, o in ev.items()}
-    return by_variant, val_metrics, ev, lr, [{"lr": t[3], "loss": loss, **t[5]} for t in trials]
+    records = [{"lr": t[3][0], **({"image_weight": t[3][1]} if p_img is not None else {}), "loss": loss, **t[5]}
+               for t in trials]
+    return by_variant, val_metrics, ev, (lr, None if p_img is None else w), records
 
 
 def run_classification(data, encoder, split_name: str, idx: dict[str, np.ndarray], seed: int, cfg: dict,
@@ -212,12 +219,12 @@ def run_classification(data, encoder, split_name: str, idx: dict[str, np.ndarray
         p_img, img_info = image_probs(data, {"train": train, "val": val}, seed, cfg, device)
     c = int(data.num_classes)
     loss = resolve_loss(cfg, c)
-    by_variant, val_metrics, ev, lr, trials = _select_and_test(data, encoder, train, val, test, p_img, seed, cfg,
-                                                               device, loss, timer)
-    tuned = {"lr": lr}
+    by_variant, val_metrics, ev, (lr, weight), trials = _select_and_test(data, encoder, train, val, test, p_img, seed,
+                                                                         cfg, device, loss, timer)
+    tuned = {"lr": lr} if weight is None else {"lr": lr, "image_weight": weight}
     if cfg["softmax_alongside"] and loss == "geoprior" and p_img is None:
-        extra, extra_val, _, lr_softmax, extra_trials = _select_and_test(data, encoder, train, val, test, None, seed,
-                                                                          cfg, device, "softmax", timer)
+        extra, extra_val, _, (lr_softmax, _), extra_trials = _select_and_test(data, encoder, train, val, test, None,
+                                                                               seed, cfg, device, "softmax", timer)
         by_variant["_softmax"] = extra[""]
         val_metrics.update({k + "_softmax": v for k, v in extra_val.items()})
         trials += extra_trials
