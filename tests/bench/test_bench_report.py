@@ -157,3 +157,16 @@ def test_maps_zoom_to_a_regional_data_set(tmp_path: Path):
     path = tmp_path / "sdm.png"
     plot_predictions_map(path, pred, "presence_only", "regional")
     assert path.read_bytes()[:4] == b"\x89PNG"
+
+
+def test_summary_is_compact_and_diagnostics_hold_every_metric():
+    metrics = {"r2": 0.5, "rmse": 0.5, "ssi_marked": 3.0, "ssi_unmarked": 2.0, "worst_region_rmse": 0.9,
+               "morans_i_residual": 0.1, "ssi_marked_degenerate_frac": 0.4}
+    agg, kinds = aggregate([record("a", 0, metrics), record("b", 0, dict(metrics, r2=0.6))])
+    run = {"config": {"profile": "quick", "suite": "offline", "seeds": [0]}}
+    summary = render_summary(agg, kinds, run)
+    assert "| encoder | seeds | r2 ↑ | rmse ↓ | ssi_marked ↓ |" in summary
+    assert "worst_region" not in summary and "morans_i" not in summary and "degenerate" not in summary
+    diagnostics = report.render_diagnostics(agg, kinds, run)
+    for name in metrics:
+        assert name in diagnostics

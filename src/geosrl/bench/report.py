@@ -168,7 +168,23 @@ def metric_columns(table: Table) -> list[str]:
     return sorted(names, key=key)
 
 
-def render_table(table: Table, kind: str, reference: str | None = None) -> list[str]:
+#: metrics of the compact tables of summary.md (with their variant suffixes); the rest go to diagnostics.md
+_HEADLINE = set(_HIGHER) | {"mae", "rmse", "log_loss", "ssi_marked"}
+
+
+def headline_columns(table: Table) -> list[str]:
+    """The metric columns of ``table`` shown in ``summary.md``: scores, errors and the marked geo-bias score."""
+    def base(metric: str) -> str:
+        for suffix in _VARIANTS:
+            if metric.endswith(suffix):
+                return metric[: -len(suffix)]
+        return metric
+
+    return [m for m in metric_columns(table) if base(m) in _HEADLINE]
+
+
+def render_table(table: Table, kind: str, reference: str | None = None,
+                 columns: list[str] | None = None) -> list[str]:
     """Markdown table of one (task, split): rows = encoders ranked by the primary metric, best marked bold.
 
     With a ``reference`` encoder present in the table (``knn`` for the encoder benchmark, ``scratch`` for
@@ -176,8 +192,8 @@ def render_table(table: Table, kind: str, reference: str | None = None) -> list[
     seeds of the paired per-seed difference (improvement direction), its relative size, and ``✗`` when the
     row does not beat the reference.
     """
-    columns = metric_columns(table)
-    primary = primary_metric(kind, columns)
+    columns = metric_columns(table) if columns is None else columns
+    primary = primary_metric(kind, metric_columns(table))
     best = {m: best_encoders(table, m) for m in columns}
     ref_metric = primary
     if reference and primary not in table.get(reference, {}):  # image tasks: a baseline has no image input
@@ -261,7 +277,8 @@ def render_summary(agg: Aggregate, kinds: dict[str, str], run: dict[str, Any],
         f"Profile `{config.get('profile', '?')}`, suite `{config.get('suite', '?')}`, "
         f"seeds {config.get('seeds', '?')}, splits {config.get('splits', '?')}, git commit `{run.get('git_commit', '?')}`.",
         "",
-        "Test-split metrics, mean ± sample standard deviation over seeds (a single seed shows the value alone). "
+        "Test-split metrics (the headline ones; every metric is in `diagnostics.md`), mean ± sample standard "
+        "deviation over seeds (a single seed shows the value alone). "
         "**Bold** = best mean in the column (↑ higher is better, ↓ lower is better, →0 closer to zero is better; "
         "columns without an arrow are not ranked). Rows are ordered by the task's primary metric "
         "(top1 / r2 / auc).",
@@ -271,9 +288,22 @@ def render_summary(agg: Aggregate, kinds: dict[str, str], run: dict[str, Any],
     for (task, split), table in agg.items():
         lines += ["", f"## {task} · {split} split ({_describe(kinds[task], tasks.get(task, {}))})", ""]
         lines += _render_split(tasks.get(task, {}).get("splits", {}).get(split, {}))
-        lines += render_table(table, kinds[task], config.get("reference"))
+        lines += render_table(table, kinds[task], config.get("reference"), headline_columns(table))
     lines += render_tuned(records)
     lines += _render_problems(run)
+    return "\n".join(lines) + "\n"
+
+
+def render_diagnostics(agg: Aggregate, kinds: dict[str, str], run: dict[str, Any]) -> str:
+    """``diagnostics.md``: every metric of every (task, split) — worst region, Moran's I of the residuals, the
+    geo-bias score's unmarked value and its capped / degenerate-centre fractions — beside the headline ones."""
+    lines = ["# geosrl benchmark diagnostics", "",
+             f"Every metric of each table of `summary.md` (git commit `{run.get('git_commit', '?')}`). "
+             "`ssi_unmarked` depends on the test points only (not ranked); `*_degenerate_frac` is the share of "
+             "geo-bias scoring centres without enough neighbours, `*_cap_frac` the share at the legacy cap."]
+    for (task, split), table in agg.items():
+        lines += ["", f"## {task} · {split} split ({kinds[task]})", ""]
+        lines += render_table(table, kinds[task])
     return "\n".join(lines) + "\n"
 
 
@@ -354,6 +384,7 @@ def write_reports(out: Path, run: dict[str, Any], maps: bool = True) -> tuple[Ag
     agg, kinds = aggregate(records)
     write_leaderboard(out, records)
     write_summary(out, agg, kinds, run, records)
+    store.atomic_write_text(out / "diagnostics.md", render_diagnostics(agg, kinds, run))
     if maps and records:
         best, bars, primaries = {}, {}, {}
         for (task, split), table in agg.items():
