@@ -1,4 +1,4 @@
-"""Command line: ``geosrl bench`` (run the benchmark), ``geosrl bench merge``, ``geosrl pretrain``, ``geosrl encoders``.
+"""Command line: ``geosrl bench`` (run the benchmark), ``bench merge``, ``pretrain``, ``embed`` and ``encoders``.
 
 Examples::
 
@@ -56,6 +56,20 @@ def build_parser() -> argparse.ArgumentParser:
     merge.add_argument("merge_out", metavar="OUT", type=Path, help="folder to create or extend")
     merge.add_argument("sources", type=Path, nargs="+", help="result folders to join")
     commands.add_parser("encoders", help="list the registered location encoders")
+    embed = commands.add_parser(
+        "embed", help="embed a CSV/Parquet file of (lon, lat) coordinates",
+        description="Write the embeddings of every row of INPUT to OUTPUT (.npy, .csv or .parquet), from a registry "
+                    "position encoding, a checkpoint or GeoCLIP's location encoder (geosrl.embed).")
+    embed.add_argument("input", type=Path, help="CSV (or Parquet) file with longitude and latitude columns (degrees)")
+    embed.add_argument("output", type=Path, help="new file: .npy, .csv or .parquet")
+    source = embed.add_mutually_exclusive_group(required=True)
+    source.add_argument("--encoder", help="registry name: its parameter-free position encoding (geosrl encoders)")
+    source.add_argument("--checkpoint", help="a geosrl checkpoint path or shipped name (e.g. csp_sphere2vec_quick)")
+    source.add_argument("--geoclip", action="store_true", help="GeoCLIP's pretrained location encoder (512-d)")
+    embed.add_argument("--lon-col", default="lon", help="longitude column (default: lon)")
+    embed.add_argument("--lat-col", default="lat", help="latitude column (default: lat)")
+    embed.add_argument("--batch-size", type=_positive, default=65536, help="rows per forward pass")
+    embed.add_argument("--device", default="cpu", help="cpu or cuda")
     pretrain = commands.add_parser(
         "pretrain", help="contrastive spatial pre-training (CSP) of a location encoder",
         description="Pre-train a location encoder against image patches (geosrl.pretrain.train). The few-shot "
@@ -124,6 +138,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_encoders(print)
         if args.command == "pretrain":
             return cmd_pretrain(args, print)
+        if args.command == "embed":
+            return cmd_embed(args, print)
         if args.bench_command == "merge":
             return cmd_merge(args, print)
         return cmd_bench(args, print)
@@ -287,6 +303,19 @@ def cmd_pretrain(args: argparse.Namespace, log: Log) -> int:
     result = pretrain(cfg, out_dir=out, resume=not args.no_resume, log=log)
     if result.encoder_path is not None:
         log(f"wrote {result.encoder_path}")
+    return 0
+
+
+def cmd_embed(args: argparse.Namespace, log: Log) -> int:
+    """``geosrl embed INPUT OUTPUT``: see :func:`geosrl.embed.embed_file`."""
+    from geosrl.config import check_device
+    from geosrl.embed import embed_file
+
+    check_device(args.device)
+    n, d = embed_file(args.input, args.output, encoder=args.encoder, checkpoint=args.checkpoint,
+                      geoclip=args.geoclip, lon_col=args.lon_col, lat_col=args.lat_col, batch_size=args.batch_size,
+                      device=args.device)
+    log(f"wrote {n} embeddings of {d} dimensions to {args.output}")
     return 0
 
 

@@ -1,0 +1,63 @@
+"""geosrl embed: a CSV of (lon, lat) → embeddings, from a registry encoding or a checkpoint; bad inputs refused."""
+
+import numpy as np
+import pytest
+import torch
+
+import geosrl
+from geosrl.cli import main
+
+
+@pytest.fixture()
+def table(tmp_path):
+    path = tmp_path / "points.csv"
+    path.write_text("name,longitude,latitude\nparis,2.35,48.85\nsf,-122.4,37.8\nsydney,151.2,-33.9\n")
+    return path
+
+
+def run(argv, capsys):
+    code = main(argv)
+    return code, capsys.readouterr()
+
+
+def test_registry_encoding_to_npy_matches_the_library(table, tmp_path, capsys):
+    out = tmp_path / "emb.npy"
+    code, _ = run(["embed", str(table), str(out), "--encoder", "sphere2vec_spherec", "--lon-col", "longitude",
+                   "--lat-col", "latitude"], capsys)
+    assert code == 0
+    emb = np.load(out)
+    ll = torch.tensor([[2.35, 48.85], [-122.4, 37.8], [151.2, -33.9]], dtype=torch.float64)
+    want = geosrl.create_positional_encoding("sphere2vec_spherec")(ll).float().numpy()
+    assert emb.dtype == np.float32 and np.array_equal(emb, want)
+
+
+def test_shipped_checkpoint_to_csv(table, tmp_path, capsys):
+    out = tmp_path / "emb.csv"
+    code, printed = run(["embed", str(table), str(out), "--checkpoint", "csp_sphere2vec_quick", "--lon-col",
+                         "longitude", "--lat-col", "latitude"], capsys)
+    assert code == 0 and "wrote 3 embeddings of 64 dimensions" in printed.out
+    lines = out.read_text().splitlines()
+    assert lines[0].split(",")[:2] == ["e0", "e1"] and len(lines) == 4
+
+
+@pytest.mark.parametrize("content, args, words", [
+    ("lon,lat\n2.0,95.0\n", [], "latitude"),
+    ("lon,lat\n48.85,2.35\n37.8,-122.4\n", [], "swapped"),
+    ("lon,lat\n2.0,abc\n", [], "line 2"),
+    ("x,y\n2.0,3.0\n", [], "no column 'lon'"),
+    ("lon,lat\n2.0,3.0\n", ["--encoder", "nope"], "unknown encoder"),
+])
+def test_bad_inputs_are_one_error_line(tmp_path, capsys, content, args, words):
+    path = tmp_path / "bad.csv"
+    path.write_text(content)
+    code, printed = run(["embed", str(path), str(tmp_path / "out.npy"), *(args or ["--encoder", "xyz"])], capsys)
+    err = printed.err.strip().splitlines()
+    assert code == 2 and len(err) == 1 and words in err[0], err
+    assert not (tmp_path / "out.npy").exists()
+
+
+def test_existing_output_is_never_overwritten(table, tmp_path, capsys):
+    out = tmp_path / "mine.npy"
+    out.write_bytes(b"my data")
+    code, printed = run(["embed", str(table), str(out), "--encoder", "xyz"], capsys)
+    assert code == 2 and "does not overwrite" in printed.err and out.read_bytes() == b"my data"
