@@ -13,6 +13,7 @@ A profile (``src/geosrl/bench/profiles/<name>.toml``) has four tables::
     fractions = [0.05, 1.0]   # fewshot only: labelled shares of the training split (a grid axis)
     reference = "knn"         # optional: the report adds each row's paired gain over this encoder
     baselines = ["majority", "knn"]   # rows added to every table (default: every baseline of the suite)
+    imports = ["my_encoders.py"]      # your own modules registering encoders (geosrl.bench.plugins)
 
     [protocol]           # config dict passed to the protocol (geosrl.tasks.run_task or run_fewshot_cell)
     profile = "quick"    # the protocol's own defaults (geosrl.tasks.common / .fewshot); other keys override
@@ -57,7 +58,7 @@ EXPERIMENTS = ("encoders", "fewshot")
 SUITES = ("offline", "locbench")
 SPLITS = ("random", "spatial", "published")  # "published": LocBench's own train/val/test files
 _BENCH_KEYS = {"suite", "tasks", "encoders", "seeds", "splits", "device", "workers", "shard", "root", "cache_dir",
-               "experiment", "fractions", "reference", "baselines"}
+               "experiment", "fractions", "reference", "baselines", "imports"}
 _TOP_KEYS = {"bench", "protocol", "task", "pretrain"}
 _LOADER_KEYS = {"max_samples"}
 
@@ -87,6 +88,8 @@ class BenchConfig:
     baselines: list[str] | None = None
     #: ``[task.<name>]`` tables of the user's config file (checked against the suite's tasks by the runner)
     user_task_tables: list[str] = field(default_factory=list)
+    #: modules or ``.py`` files imported first (in every process): your own registered encoders
+    imports: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.validate()
@@ -196,6 +199,7 @@ def build_config(
         pretrain=dict(raw.get("pretrain", {})),
         baselines=None if bench.get("baselines") is None else _as_list(bench["baselines"], "baselines"),
         user_task_tables=sorted(user.get("task", {})) if isinstance(user.get("task", {}), dict) else [],
+        imports=_as_list(bench.get("imports", []), "imports"),
     )
 
 

@@ -20,6 +20,7 @@ from typing import Any, Callable, Iterable
 
 from . import store
 from .config import BenchConfig, ConfigError
+from .plugins import load_plugins
 from .store import Cell
 
 __all__ = ["Backend", "BenchOutcome", "Progress", "build_grid", "run_bench", "shard_cells"]
@@ -98,6 +99,7 @@ def run_bench(config: BenchConfig, out: Path, backend: Backend, log: Log = print
     stored with a different config fingerprint is an error rather than a silent mix.
     """
     out = Path(out)
+    load_plugins(config.imports)
     tasks = resolve_names(config.tasks, backend.list_tasks(), "tasks")
     encoders = resolve_names(config.encoders, backend.list_encoders() + list(backend.baselines), "encoders")
     baselines = list(backend.baselines) if config.baselines is None else resolve_names(
@@ -174,7 +176,7 @@ def _run_parallel(config: BenchConfig, out: Path, backend: Backend, pending: lis
     threads = worker_threads(config.workers)
     context = multiprocessing.get_context("spawn")
     pool = ProcessPoolExecutor(config.workers, mp_context=context, initializer=_init_worker,
-                               initargs=(threads, os.getpid()))
+                               initargs=(threads, os.getpid(), list(config.imports)))
     try:
         futures: dict[Future, Cell] = {pool.submit(_worker_cell, c, config, out, backend): c for c in runnable}
         remaining = set(futures)
@@ -281,8 +283,9 @@ def worker_threads(workers: int) -> int:
     return max(1, _cpu_count() // workers)
 
 
-def _init_worker(threads: int, parent_pid: int) -> None:
-    """Worker set-up: die with the parent, leave Ctrl-C to the parent, use ``threads`` torch threads.
+def _init_worker(threads: int, parent_pid: int, imports: list[str] = ()) -> None:
+    """Worker set-up: die with the parent, leave Ctrl-C to the parent, use ``threads`` torch threads, import
+    the user's plugins (their encoders must be registered here too).
 
     On Linux the kernel sends SIGKILL to the worker when the parent dies (``PR_SET_PDEATHSIG``), so a
     ``kill -9`` of ``geosrl bench`` leaves no orphaned workers computing cells nobody will report.
@@ -292,6 +295,7 @@ def _init_worker(threads: int, parent_pid: int) -> None:
     import torch
 
     torch.set_num_threads(threads)
+    load_plugins(list(imports))
 
 
 def _die_with_parent(parent_pid: int) -> None:

@@ -1,0 +1,58 @@
+"""Your own encoder in `geosrl bench`: [bench] imports registers it in the main process and in every worker."""
+
+import json
+import uuid
+
+import pytest
+
+from geosrl.cli import main
+
+PLUGIN = '''
+import torch
+from geosrl.encoders import PositionEncoding, register_encoder
+
+
+@register_encoder("{name}")
+class Harmonics(PositionEncoding):
+    """sin/cos of lon and lat (a user's encoder, registered on import)."""
+
+    output_dim = 4
+
+    def encode(self, lonlat, dtype):
+        rad = torch.deg2rad(lonlat.to(torch.float64))
+        return torch.cat([rad.sin(), rad.cos()], dim=-1).to(dtype)
+'''
+
+
+def write(tmp_path, name: str, workers: int) -> tuple:
+    plugin = tmp_path / "my_encoders.py"
+    plugin.write_text(PLUGIN.format(name=name))
+    config = tmp_path / "bench.toml"
+    config.write_text(f'[bench]\nimports = ["{plugin}"]\nencoders = ["{name}"]\ntasks = ["land_ocean"]\n'
+                      f'splits = ["random"]\nbaselines = []\nworkers = {workers}\ndevice = "cpu"\n'
+                      '[protocol]\nepochs = 2\nlr_grid = [0.01]\nembed_dim = 8\ngeo_bias = false\n'
+                      '[task.land_ocean]\nmax_samples = 300\n[task.land_ocean.protocol]\nepochs = 2\n')
+    return plugin, config
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_own_encoder_runs_in_the_benchmark(tmp_path, capsys, workers):
+    name = f"user_harmonics_{uuid.uuid4().hex[:8]}"
+    _, config = write(tmp_path, name, workers)
+    out = tmp_path / "out"
+    assert main(["bench", "--config", str(config), "--out", str(out), "--cache-dir", str(tmp_path / "cache")]) == 0
+    cells = list((out / "cells").glob("*.json"))
+    assert len(cells) == 1 and name in cells[0].name
+    record = json.loads(cells[0].read_text())
+    assert record["metrics"]["top1"] > 0.5 and "failed" not in (out / "run.json").read_text().split('"status"')[1][:20]
+
+
+def test_broken_or_missing_plugin_is_one_error_line(tmp_path, capsys):
+    plugin, config = write(tmp_path, "never_registered", 1)
+    plugin.write_text("raise RuntimeError('boom in the plugin')\n")
+    assert main(["bench", "--config", str(config), "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "cannot import" in err[0] and "boom in the plugin" in err[0]
+    plugin.unlink()
+    assert main(["bench", "--config", str(config), "--out", str(tmp_path / "o2")]) == 2
+    assert "no file" in capsys.readouterr().err
