@@ -1,6 +1,8 @@
 """Your own encoder in `geosrl bench`: [bench] imports registers it in the main process and in every worker."""
 
 import json
+import subprocess
+import sys
 import uuid
 
 import pytest
@@ -36,11 +38,14 @@ def write(tmp_path, name: str, workers: int) -> tuple:
 
 
 @pytest.mark.parametrize("workers", [1, 2])
-def test_own_encoder_runs_in_the_benchmark(tmp_path, capsys, workers):
+def test_own_encoder_runs_in_the_benchmark(tmp_path, workers):
+    """In a subprocess, so that the plugin's encoder does not stay registered in the test process."""
     name = f"user_harmonics_{uuid.uuid4().hex[:8]}"
     _, config = write(tmp_path, name, workers)
     out = tmp_path / "out"
-    assert main(["bench", "--config", str(config), "--out", str(out), "--cache-dir", str(tmp_path / "cache")]) == 0
+    done = subprocess.run([sys.executable, "-m", "geosrl.cli", "bench", "--config", str(config), "--out", str(out),
+                           "--cache-dir", str(tmp_path / "cache")], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
     cells = list((out / "cells").glob("*.json"))
     assert len(cells) == 1 and name in cells[0].name
     record = json.loads(cells[0].read_text())
