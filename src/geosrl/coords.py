@@ -92,7 +92,7 @@ def _raise_coordinate_error(flat: torch.Tensor) -> None:
             raise CoordinateError(
                 f"{n_bad_lat} latitude value(s) exceed 90 degrees while every first-column value is within "
                 "[-90, 90]: the columns look swapped. geosrl expects (lon, lat) order; "
-                "use x.flip(-1) to convert (lat, lon) input"
+                "use x.flip(-1) to convert (lat, lon) input (if the columns are right, the latitudes are wrong)"
             )
         raise CoordinateError(
             f"{n_bad_lat} latitude value(s) outside [-90, 90] degrees (column 1 must be latitude in degrees; "
