@@ -1406,13 +1406,13 @@ def write_reports(rows: list[dict], wall: float, command: str, only: str | None)
     surfaces = list(dict.fromkeys(r["surface"] for r in rows))
     cats = [c for c in CATEGORIES if any(r["category"] == c for r in rows) or c in ("clear", "correct", "obscure", "silent-wrong",
                                                                                      "hang", "data-lost", "code-execution")]
-    commit, dirty = _git("rev-parse", "HEAD"), _git("status", "--porcelain", "--untracked-files=no")
+    commit, dirty = _git("rev-parse", "HEAD"), _git("status", "--porcelain", "--untracked-files=no", "--", "src")
     lines = [
         "# Hardening probe (issue 11): bad inputs and faults across geosrl's public surfaces", "",
         f"- command: `{command}`" + (f" (subset: {only})" if only else ""),
         f"- date: {datetime.now(timezone.utc).strftime('%Y-%m-%d %H:%M UTC')}",
-        f"- git commit: {commit}" + (" with uncommitted changes in the working tree (other engineers were editing src/ "
-                                     "while this ran; the results are those of the tree at run time)" if dirty else ""),
+        f"- git commit: {commit}" + (" with uncommitted changes in src/ (the results are those of the tree at run "
+                                     "time)" if dirty else ""),
         f"- cases: {len(rows)}; wall time {wall:.0f} s on {os.cpu_count()} CPU cores",
         "- categories: `clear` typed geosrl error naming the problem (CLI: one `geosrl: error:` line or an argparse usage "
         "error, non-zero exit, no traceback) · `obscure` other exception / message not naming the problem / traceback or "
