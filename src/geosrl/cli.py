@@ -191,10 +191,10 @@ def cmd_bench(args: argparse.Namespace, log: Log, backend: object | None = None)
     """
     from geosrl.bench import store
     from geosrl.bench.config import build_config, default_out_dir
-    from geosrl.bench.runner import check_device, run_bench
+    from geosrl.config import check_device
 
     config = build_config(args.profile, args.config, bench_overrides(args))
-    check_device(config)
+    check_device(config.device)
     out = store.claim_results_dir(args.out if args.out is not None else default_out_dir())
     with store.locked(out):
         return _run_and_report(config, out, log, backend)

@@ -39,7 +39,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from ..config import ConfigError, choice, integer, list_of, load_config_file, merge_config, number, text
+from ..config import ConfigError, integer, list_of, load_config_file, merge_config, number, text
 
 __all__ = [
     "BenchConfig",
@@ -176,7 +176,7 @@ def build_config(
     unknown = set(bench) - _BENCH_KEYS
     if unknown:
         raise ConfigError(f"unknown [bench] keys {sorted(unknown)}; allowed: {sorted(_BENCH_KEYS)}")
-    for key in ("suite", "experiment", "device", "root", "cache_dir", "reference", "workers", "fractions"):
+    for key in ("device", "root", "cache_dir", "reference", "workers", "fractions"):  # types; validate() does the rest
         if key in bench:
             bench[key] = _BENCH_CHECKS[key](bench[key], f"[bench] {key}")
     return BenchConfig(
@@ -224,7 +224,7 @@ def default_out_dir(now: datetime | None = None) -> Path:
 
 
 _BENCH_CHECKS = {
-    "suite": choice(*SUITES), "experiment": choice(*EXPERIMENTS), "device": text(), "root": text(optional=True),
+    "device": text(), "root": text(optional=True),
     "cache_dir": text(optional=True), "reference": text(optional=True), "workers": integer(min=1),
     "fractions": list_of(number(gt=0, le=1), optional=True),
 }

@@ -138,13 +138,6 @@ def check_fingerprints(out: Path, config: BenchConfig, grid: list[Cell]) -> None
                           f"(e.g. {stale[0]}); resume with the same profile/config or choose a new --out")
 
 
-def check_device(config: BenchConfig) -> None:
-    """Raise :class:`ConfigError` for a ``--device`` this machine does not have (before any work starts)."""
-    from ..config import check_device as check
-
-    check(config.device)
-
-
 def device_for(config: BenchConfig) -> str:
     """``auto`` → ``cuda`` when a GPU is visible, else ``cpu``; anything else is passed through."""
     if config.device != "auto":
