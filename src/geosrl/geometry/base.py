@@ -7,6 +7,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from ..encoders.positional._checks import check_choice, check_count
 from .batch import Frame, GeometryBatch, batch_geometries
 from .ingest import InvalidMode
 
@@ -34,11 +35,9 @@ class GeometryEncoder(nn.Module):
 
     def __init__(self, embed_dim: int, *, invalid: InvalidMode = "raise", frame: Frame = "shape") -> None:
         super().__init__()
-        if int(embed_dim) != embed_dim or embed_dim < 1:
-            raise ValueError(f"embed_dim must be a positive integer, got {embed_dim}")
-        self.embed_dim = int(embed_dim)
-        self.invalid: InvalidMode = invalid
-        self.frame: Frame = frame
+        self.embed_dim = check_count("embed_dim", embed_dim)
+        self.invalid: InvalidMode = check_choice("invalid", invalid, ("raise", "repair"))  # type: ignore[assignment]
+        self.frame: Frame = check_choice("frame", frame, ("shape", "absolute"))  # type: ignore[assignment]
 
     def batch(self, geoms: Any) -> GeometryBatch:
         """Host-side collate with this encoder's ingest settings."""

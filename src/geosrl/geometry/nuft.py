@@ -26,6 +26,7 @@ from typing import Literal
 import torch
 from torch import nn
 
+from ..encoders.positional._checks import check_choice, check_count, check_order, check_positive, check_reals
 from .base import GeometryEncoder
 from .batch import Frame, GeometryBatch
 from .frequencies import fft_grid_frequencies, polar_frequencies
@@ -78,15 +79,23 @@ class NUFTEncoder(GeometryEncoder):
         frame: Frame = "shape",
     ) -> None:
         super().__init__(embed_dim, invalid=invalid, frame=frame)
-        if features not in _FEATURE_WIDTH:
-            raise ValueError(f"features must be one of {sorted(_FEATURE_WIDTH)}, got {features!r}")
-        self.sampling = sampling
-        self.features = features
-        self.taylor_threshold = float(taylor_threshold)
+        self.sampling = check_choice("sampling", sampling, ("fft", "geometric", "learned"))
+        self.features = check_choice("features", features, tuple(sorted(_FEATURE_WIDTH)))
+        self.taylor_threshold = check_positive("taylor_threshold", taylor_threshold, maximum=1.0)
+        hidden_dim = check_count("hidden_dim", hidden_dim, maximum=65_536)
+        if sampling == "fft":
+            fft_size = tuple(check_count(f"fft_size[{i}]", s, minimum=2, maximum=1024)
+                             for i, s in enumerate(check_reals("fft_size", fft_size, length=2)))
+            period = check_positive("period", period)
+        else:
+            num_radii = check_count("num_radii", num_radii, maximum=4096)
+            num_angles = check_count("num_angles", num_angles, maximum=4096)
+            k_min, k_max = check_positive("k_min", k_min), check_positive("k_max", k_max)
+            check_order("k_min", k_min, "k_max", k_max)
         self._init_frequencies(sampling, fft_size, period, num_radii, num_angles, k_min, k_max)
         width = _FEATURE_WIDTH[features] * self.num_frequencies
         self.norm = nn.BatchNorm1d(width)
-        self.mlp = nn.Sequential(nn.Linear(width, hidden_dim), nn.GELU(), nn.Linear(hidden_dim, embed_dim))
+        self.mlp = nn.Sequential(nn.Linear(width, hidden_dim), nn.GELU(), nn.Linear(hidden_dim, self.embed_dim))
 
     def _init_frequencies(
         self,

@@ -20,6 +20,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from ..encoders.positional._checks import check_count, check_positive
 from .base import GeometryEncoder
 from .batch import Frame, GeometryBatch
 from .ingest import InvalidMode
@@ -136,10 +137,12 @@ class RasterCNNEncoder(GeometryEncoder):
         frame: Frame = "shape",
     ) -> None:
         super().__init__(embed_dim, invalid=invalid, frame=frame)
-        if resolution < 4 or resolution % 4:
+        resolution = check_count("resolution", resolution, minimum=4, maximum=4096)
+        if resolution % 4:
             raise ValueError(f"resolution must be a positive multiple of 4, got {resolution}")
-        self.resolution = int(resolution)
-        self.extent = float(extent)
+        self.resolution = resolution
+        self.extent = check_positive("extent", extent)
+        width = check_count("width", width, maximum=4096)
         self.cnn = nn.Sequential(
             _conv_stage(1, width, True),
             _conv_stage(width, 2 * width, True),
@@ -147,7 +150,7 @@ class RasterCNNEncoder(GeometryEncoder):
             nn.AdaptiveAvgPool2d(1),
             nn.Flatten(),
         )
-        self.head = nn.Linear(4 * width, embed_dim)
+        self.head = nn.Linear(4 * width, self.embed_dim)
 
     def encode(self, batch: GeometryBatch) -> torch.Tensor:
         """``(B, embed_dim)`` in the module's dtype."""

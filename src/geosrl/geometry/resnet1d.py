@@ -18,6 +18,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from ..encoders.positional._checks import check_count, check_reals
 from .base import GeometryEncoder
 from .batch import Frame, GeometryBatch
 from .ingest import InvalidMode
@@ -93,9 +94,12 @@ class ResNet1DEncoder(GeometryEncoder):
         frame: Frame = "shape",
     ) -> None:
         super().__init__(embed_dim, invalid=invalid, frame=frame)
-        if num_points < 8 or num_points % 8:
+        num_points = check_count("num_points", num_points, minimum=8, maximum=65_536)
+        if num_points % 8:
             raise ValueError(f"num_points must be a positive multiple of 8, got {num_points}")
-        self.num_points = int(num_points)
+        self.num_points = num_points
+        width = check_count("width", width, maximum=4096)
+        point_frequencies = check_reals("point_frequencies", point_frequencies, minimum=0.0, min_open=True, maximum=1e6)
         self.register_buffer("point_frequencies", torch.tensor(point_frequencies, dtype=torch.float64))
         c_in = 2 + 4 * len(point_frequencies)
         self.stem = nn.Sequential(
@@ -105,7 +109,7 @@ class ResNet1DEncoder(GeometryEncoder):
             nn.MaxPool1d(2),
         )
         self.stages = nn.Sequential(_Block(width, width, 1), _Block(width, 2 * width, 2), _Block(2 * width, 4 * width, 2))
-        self.head = nn.Linear(8 * width, embed_dim)
+        self.head = nn.Linear(8 * width, self.embed_dim)
 
     def point_features(self, points: torch.Tensor) -> torch.Tensor:
         """``(B, N, 2)`` float64 points → ``(B, 2 + 4F, N)`` channels-first features (float64)."""
@@ -116,5 +120,10 @@ class ResNet1DEncoder(GeometryEncoder):
     def encode(self, batch: GeometryBatch) -> torch.Tensor:
         """``(B, embed_dim)`` in the module's dtype."""
         x = self.point_features(resample_boundary(batch, self.num_points)).to(self.head.weight.dtype)
+        if not bool(torch.isfinite(x).all()):
+            raise ValueError(
+                f"resnet1d: boundary coordinates overflow {x.dtype} (|x| > {torch.finfo(x.dtype).max:.3g}) in the "
+                f"{self.frame!r} frame; use frame='shape' (normalised) or cast the encoder to float64 (.double())"
+            )
         h = self.stages(self.stem(x))
         return self.head(torch.cat([h.mean(dim=2), h.amax(dim=2)], dim=1))
