@@ -1,9 +1,9 @@
 """LocBench loaders (TorchSpatial, Wu et al. 2024): 7 classification + 10 regression datasets.
 
-The files are not downloadable at run time. Get them from figshare "LocBench"
-(DOI 10.6084/m9.figshare.26026798, one tarball per dataset) and extract each under
-``<root>/<key>/`` with key ∈ {birdsnap, nabirds, inat_2017, inat_2018, yfcc, fmow, mosaiks,
-sustainbench} — the layout TorchSpatial expects. A missing file raises
+Get the files from figshare "LocBench" (DOI 10.6084/m9.figshare.26026798, one tarball per dataset)
+and extract each under ``<root>/<key>/`` (or let ``LocBenchTaskDataset(..., download=True)`` do it:
+:mod:`geosrl.datasets.download`, checksummed) with key ∈ {birdsnap, nabirds, inat_2017, inat_2018,
+yfcc, fmow, mosaiks, sustainbench} — the layout TorchSpatial expects. A missing file raises
 :class:`~geosrl.datasets.base.DatasetNotFoundError` naming the file, the archive and the folder.
 
 Returned :class:`TaskData`:
