@@ -8,7 +8,9 @@ Three experiments, all on offline data (no download), written to ``benchmarks/re
    (``sphere2vec_spherec_plus``, 16 scales, min radius 0.01 rad → 96 features, frozen):
    ``global`` (one linear head), ``global_mlp`` (one MLP head: a capacity control — does a richer
    global model get the same gain?), ``zones`` (HEALPix nside 2 = 48 fixed zones ≈ 3260 km, SVANN-like),
-   ``split_test`` (STAR-like, α = 0.05, min region 100, depth ≤ 4). Metrics on the test split: global
+   ``split_test`` (STAR-like, α = 0.05, min region 100, depth ≤ 4; ``--null``: bootstrap-calibrated split
+   tests by default, see ``hetero_calibration.py``), ``equal_capacity_global`` (one model with as many
+   parameters as ``split_test``'s regions together, no partition). Metrics on the test split: global
    score (R² / top-1), RMSE, Moran's I of residuals (``geosrl.metrics.morans_i``, k = 8; error
    indicator for classes), worst region and share of regions improved over ``global`` on fixed
    evaluation regions (HEALPix nside 2 cells with ≥ 20 test points; RMSE / top-1 per region).
@@ -50,6 +52,7 @@ import torch
 from geosrl.datasets import load_offline_task
 from geosrl.hetero import FixedZoneModel, GlobalModel, GWRModel, HeterogeneityAwareModel, MGWRModel
 from geosrl.hetero.evaluation import compare_to_baseline, region_scores, score
+from geosrl.hetero.model import equal_capacity_global
 from geosrl.metrics import morans_i
 from geosrl.splits import healpix_index, make_split
 
@@ -59,6 +62,8 @@ EVAL_NSIDE = 2
 TASKS = ["elevation", "air_temperature", "city_population", "land_ocean", "country"]
 NORTH_AMERICA = (-170.0, -50.0, 10.0, 75.0)  # lon_min, lon_max, lat_min, lat_max
 EUROPE = (-15.0, 45.0, 35.0, 72.0)
+#: split-test null (``--null``, ``--n-null``): the calibrated bootstrap by default (issue 10)
+SPLIT_NULL = {"null": "bootstrap", "n_null": 99}
 
 
 def methods(kind: str, seed: int, tabular: bool = False) -> dict:
@@ -69,7 +74,7 @@ def methods(kind: str, seed: int, tabular: bool = False) -> dict:
         "global": GlobalModel(**common),
         "global_mlp": GlobalModel(head="mlp", head_kwargs=mlp_kw, **common),
         "zones": FixedZoneModel(zone_resolution=EVAL_NSIDE, min_region_size=50 if tabular else 100, **common),
-        "split_test": HeterogeneityAwareModel(min_region_size=50 if tabular else 100, **common),
+        "split_test": HeterogeneityAwareModel(min_region_size=50 if tabular else 100, **SPLIT_NULL, **common),
     }
     return out
 
@@ -110,6 +115,12 @@ def run_benchmark_tasks(seeds, n_samples, out_dir, log) -> dict:
                 preds[name] = model.predict(data.lonlat[te])
                 rows[name] = {"fit_seconds": time.perf_counter() - t0, "n_regions": int(model.n_regions_)}
                 models[name] = model
+            # the equal-capacity global comparator: as many parameters as split_test's regions, no partition
+            t0 = time.perf_counter()
+            comp = equal_capacity_global(models["split_test"], data.lonlat[tr], y_all[tr])
+            preds["equal_capacity_global"] = comp.predict(data.lonlat[te])
+            rows["equal_capacity_global"] = {"fit_seconds": time.perf_counter() - t0, "n_regions": 1,
+                                             "n_parameters": int(comp.n_parameters_)}
             for name in preds:
                 rows[name].update(evaluate(data.kind, data.lonlat[te], y_all[te], preds[name], preds["global"]))
             st = models["split_test"]
@@ -271,19 +282,23 @@ def summary(results: dict) -> list[str]:
     """Computed summary: split-and-test minus each baseline, per task (mean ± std of paired per-seed
     differences; positive = split-and-test better on the task's score)."""
     lines = ["## Summary: split_test minus baseline (paired per seed; + = split_test better)", "",
-             "| task | metric | − global | − zones | − global_mlp | regions improved vs global | Moran's I global → split_test |",
-             "|---|---|---|---|---|---|---|"]
+             "| task | metric | − global | − zones | − global_mlp | − equal_capacity_global | regions improved vs global "
+             "| Moran's I global → split_test |",
+             "|---|---|---|---|---|---|---|---|"]
     blocks = dict(results.get("benchmark", {}))
     if "tabular" in results:
         blocks["air_temperature + elevation (tabular)"] = {"kind": "regression", **results["tabular"]}
     for task, tr in blocks.items():
         seeds = list(tr["seeds"].values())
-        d = {b: [s["split_test"]["score"] - s[b]["score"] for s in seeds] for b in ("global", "zones", "global_mlp")}
+        d = {b: [s["split_test"]["score"] - s[b]["score"] for s in seeds if b in s]
+             for b in ("global", "zones", "global_mlp", "equal_capacity_global")}
         share = [s["split_test"]["share_regions_improved"] for s in seeds]
         mi = (_ms([s["global"]["morans_i"] for s in seeds]), _ms([s["split_test"]["morans_i"] for s in seeds]))
         metric = "R²" if tr["kind"] == "regression" else "top-1"
         lines.append(f"| {task} | {metric} | {_ms(d['global'], '{:+.4f}')} | {_ms(d['zones'], '{:+.4f}')} | "
-                     f"{_ms(d['global_mlp'], '{:+.4f}')} | {_ms(share, '{:.2f}')} | {mi[0]} → {mi[1]} |")
+                     f"{_ms(d['global_mlp'], '{:+.4f}')} | "
+                     f"{_ms(d['equal_capacity_global'], '{:+.4f}') if d['equal_capacity_global'] else 'not run'} | "
+                     f"{_ms(share, '{:.2f}')} | {mi[0]} → {mi[1]} |")
     if "tabular" in results:
         seeds = list(results["tabular"]["seeds"].values())
         for b in ("GWR", "MGWR"):
@@ -380,7 +395,11 @@ def main(argv=None) -> None:
                     default=["benchmark", "tabular", "transfer"])
     ap.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "hetero")
     ap.add_argument("--retable", action="store_true", help="only rewrite tables.md from an existing results.json")
+    ap.add_argument("--null", choices=["bootstrap", "t"], default="bootstrap",
+                    help="split-test null: calibrated parametric bootstrap (default) or the analytic t-test")
+    ap.add_argument("--n-null", type=int, default=99, help="bootstrap replicates per split test")
     args = ap.parse_args(argv)
+    SPLIT_NULL.update(null=args.null, n_null=args.n_null)
     args.out.mkdir(parents=True, exist_ok=True)
     if args.retable:
         (args.out / "tables.md").write_text(tables(json.loads((args.out / "results.json").read_text())))
@@ -401,7 +420,7 @@ def main(argv=None) -> None:
            "seeds": [str(s) for s in args.seeds], "git_commit": _git("rev-parse", "HEAD"),
            "git_dirty": bool(_git("status", "--porcelain", "--", "src/geosrl", "benchmarks")),
            "python": platform.python_version(), "packages": pkgs, "encoder": "sphere2vec_spherec_plus", "encoder_kwargs": ENC,
-           "torch_threads": 1, "started": time.strftime("%Y-%m-%d %H:%M:%S")}
+           "torch_threads": 1, "split_null": dict(SPLIT_NULL), "started": time.strftime("%Y-%m-%d %H:%M:%S")}
     # experiments run with --only are merged into an existing results.json (each part keeps its own run record)
     path = args.out / "results.json"
     results = json.loads(path.read_text()) if path.exists() else {}

@@ -212,7 +212,7 @@ def test_background_grid_counts_and_rings():
 def test_geo_bias_single_point_equals_local_composition():
     # one evaluation point at (30°E, 45°N): neighbourhood = itself, background = 20 points around it
     ll = np.array([[30.0, 45.0]])
-    res = M.geo_bias_ssi(ll, marks=np.array([1.0]), null="two_sided")
+    res = M.geo_bias_ssi(ll, marks=np.array([1.0]), null="two_sided", radius_km=100.0, isolated="score")
     bg = M.background_grid(1, 100 / 6371)
     lon, lat = math.radians(30), math.radians(45)
     rot = _rotation_to(lon, lat)
@@ -225,8 +225,11 @@ def test_geo_bias_single_point_equals_local_composition():
     assert res.unmarked == pytest.approx(expect)
     assert res.marked[0] == pytest.approx(expect)  # mark +1 = presence value 1
     # with one presence the pdf null is degenerate (σ = 0): reported, not averaged
-    res_pdf = M.geo_bias_ssi(ll, marks=np.array([1.0]))
+    res_pdf = M.geo_bias_ssi(ll, marks=np.array([1.0]), radius_km=100.0, isolated="score")
     assert math.isnan(res_pdf.unmarked) and res_pdf.degenerate_frac_unmarked == 1.0
+    # by default the isolated centre (no neighbour within the radius) is left out and counted
+    res_ex = M.geo_bias_ssi(ll, marks=np.array([1.0]), null="two_sided", radius_km=100.0)
+    assert math.isnan(res_ex.unmarked) and res_ex.isolated_frac == 1.0 and np.isnan(res_ex.unmarked_per_centre).all()
 
 
 def test_geo_bias_clustered_beats_uniform_and_rejects_zero_marks():

@@ -7,6 +7,10 @@ import numpy as np
 #: small parameter-free encoder so every fit is a few milliseconds
 SMALL_ENC = {"frequency_num": 2, "min_radius": 0.1}
 
+#: a cheap bootstrap null for tests about the partition's structure, not its calibration (39 replicates
+#: at most, stopped after 5 exceedances; the calibrated default is 99 / 10)
+QUICK_NULL = {"n_null": 39, "null_stop": 5}
+
 
 def boundary_data(n: int = 1500, seed: int = 0, noise: float = 0.3):
     """y = β(region)·x + noise with β = +1 west of lon 0 and −1 east of it (box 40°×20°)."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import shapely
-from hetero_synth import SMALL_ENC, boundary_data
+from hetero_synth import QUICK_NULL, SMALL_ENC, boundary_data
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -15,7 +15,7 @@ from geosrl.hetero import CellGrid, FixedZoneModel, GlobalModel, HeterogeneityAw
 def _models():
     kw = {"encoder_kwargs": SMALL_ENC, "min_region_size": 80}
     return [
-        HeterogeneityAwareModel(cell_resolution=64, **kw),
+        HeterogeneityAwareModel(cell_resolution=64, **QUICK_NULL, **kw),
         FixedZoneModel(zone_resolution=8, **kw),
         GlobalModel(**kw),
         FixedZoneModel(zones=[shapely.box(-20, -10, 0, 10), shapely.box(0, -10, 20, 10)], **kw),
@@ -67,14 +67,15 @@ def test_regions_property_any_location(pts):
 
 
 lonlat0, f0, y0, _ = boundary_data(1000, seed=2)
-_FITTED_SPLIT = HeterogeneityAwareModel(encoder_kwargs=SMALL_ENC, cell_resolution=64, min_region_size=80).fit(
+_FITTED_SPLIT = HeterogeneityAwareModel(encoder_kwargs=SMALL_ENC, cell_resolution=64, min_region_size=80,
+                                        **QUICK_NULL).fit(
     lonlat0, y0, f0)
 
 
 def test_deterministic_under_seed():
     lonlat, f, y, _ = boundary_data(1000, seed=4)
     q = _world(300, 9)
-    kw = {"encoder_kwargs": SMALL_ENC, "cell_resolution": 64, "min_region_size": 80}
+    kw = {"encoder_kwargs": SMALL_ENC, "cell_resolution": 64, "min_region_size": 80, **QUICK_NULL}
     a = HeterogeneityAwareModel(seed=3, **kw).fit(lonlat, y, f)
     b = HeterogeneityAwareModel(seed=3, **kw).fit(lonlat, y, f)
     assert a.region_names_ == b.region_names_
@@ -86,7 +87,8 @@ def test_deterministic_under_seed():
 def test_mlp_head_deterministic_under_seed():
     lonlat, f, y, _ = boundary_data(600, seed=5)
     kw = {"encoder_kwargs": SMALL_ENC, "cell_resolution": 32, "min_region_size": 100, "max_depth": 1,
-          "head": "mlp", "head_kwargs": {"epochs": 20, "hidden": 16}}
+          "head": "mlp", "head_kwargs": {"epochs": 20, "hidden": 16},
+          "null": "t"}  # a bootstrap null refits the MLP search per replicate: too slow for a unit test
     a = HeterogeneityAwareModel(seed=1, **kw).fit(lonlat, y, f).predict(lonlat, f)
     b = HeterogeneityAwareModel(seed=1, **kw).fit(lonlat, y, f).predict(lonlat, f)
     np.testing.assert_array_equal(a, b)
@@ -116,7 +118,7 @@ def test_blend_weights_sum_to_one_and_are_hard_inside_regions():
     lonlat, f, y, _ = boundary_data(1000, seed=2)
     inner = np.array([[-15.0, 0.0], [15.0, 0.0]])
     mb = HeterogeneityAwareModel(encoder_kwargs=SMALL_ENC, cell_resolution=64, min_region_size=80, blend_k=4,
-                                 blend_km=50.0).fit(lonlat, y, f)
+                                 blend_km=50.0, **QUICK_NULL).fit(lonlat, y, f)
     np.testing.assert_allclose(mb.predict(inner, np.ones((2, 1))), m.predict(inner, np.ones((2, 1))), rtol=1e-6)
 
 
@@ -128,7 +130,8 @@ def test_polygon_zones_first_cover_then_nearest():
 
 def test_adapt_adds_one_region_for_new_area():
     lonlat, f, y, _ = boundary_data(1000, seed=2)
-    m = HeterogeneityAwareModel(encoder_kwargs=SMALL_ENC, cell_resolution=64, min_region_size=80).fit(lonlat, y, f)
+    m = HeterogeneityAwareModel(encoder_kwargs=SMALL_ENC, cell_resolution=64, min_region_size=80,
+                                **QUICK_NULL).fit(lonlat, y, f)
     n0 = m.n_regions_
     rng = np.random.default_rng(0)
     new = np.stack([rng.uniform(100, 110, 40), rng.uniform(0, 10, 40)], 1)

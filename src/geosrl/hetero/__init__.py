@@ -8,6 +8,7 @@
     m.predict(lonlat_new, features_new)   # (M,) values or class labels
     m.regions(lonlat_new)                 # (M,) region ids in [0, m.n_regions_)
     m.split_log_                          # every split test: p-value, held-out losses, accepted or why not
+    equal_capacity_global(m, lonlat, y, features)  # the global comparator with as many parameters
 
 Modules: :mod:`~geosrl.hetero.model` (estimators), :mod:`~geosrl.hetero.region_tree` (STAR-like
 split-and-test), :mod:`~geosrl.hetero.partition` (cell → region lookup, border blending),
@@ -19,8 +20,8 @@ split-and-test), :mod:`~geosrl.hetero.partition` (cell → region lookup, border
 from .cells import CellGrid, PolygonZones
 from .evaluation import compare_to_baseline, region_scores
 from .gwr import GWRModel, MGWRModel
-from .heads import Head, LogisticHead, MLPHead, RidgeHead
-from .model import PARTITIONS, FixedZoneModel, GlobalModel, HeterogeneityAwareModel
+from .heads import Head, LogisticHead, MLPHead, RandomFeatureHead, RidgeHead
+from .model import PARTITIONS, FixedZoneModel, GlobalModel, HeterogeneityAwareModel, equal_capacity_global
 from .partition import Partition
 from .region_tree import RegionNode
 from .stats import SplitTestResult, paired_split_test
@@ -38,10 +39,12 @@ __all__ = [
     "MLPHead",
     "Partition",
     "PolygonZones",
+    "RandomFeatureHead",
     "RegionNode",
     "RidgeHead",
     "SplitTestResult",
     "compare_to_baseline",
+    "equal_capacity_global",
     "paired_split_test",
     "region_scores",
 ]

@@ -296,6 +296,60 @@ class MLPHead(Head):
         return _with_intercept(h), r
 
 
+class RandomFeatureHead(Head):
+    """A head on ``[X, relu(X·W + b)]``: ``n_extra`` seeded random ReLU features added to the design.
+
+    Used as the **equal-capacity global comparator** of a partitioned model
+    (:func:`geosrl.hetero.model.equal_capacity_global`): as many free parameters as all regions' heads
+    together, but no partition, so a split that wins only through extra capacity does not beat it.
+    ``W ~ N(0, 1/D)``, ``b ~ N(0, 1)``; features are drawn once per input width and seed.
+
+    Args:
+        base: unfitted head fitted on the augmented design; n_extra: added columns; seed: their seed.
+    """
+
+    def __init__(self, base: Head, n_extra: int, seed: int = 0):
+        if int(n_extra) < 0:
+            raise ValueError(f"n_extra must be >= 0, got {n_extra}")
+        self.base, self.n_extra, self.seed = base.clone(), int(n_extra), int(seed)
+        self.task = base.task
+        self._reset()
+
+    def _reset(self) -> None:
+        self.base = self.base.clone()
+        self.W_, self.b_ = None, None
+
+    def _augment(self, X: np.ndarray) -> np.ndarray:
+        X = np.asarray(X, dtype=np.float64)
+        if self.W_ is None or self.W_.shape[0] != X.shape[1]:
+            rng = np.random.default_rng([self.seed, X.shape[1], self.n_extra])
+            self.W_ = rng.standard_normal((X.shape[1], self.n_extra)) / np.sqrt(max(X.shape[1], 1))
+            self.b_ = rng.standard_normal(self.n_extra)
+        return np.concatenate([X, np.maximum(X @ self.W_ + self.b_, 0.0)], axis=1)
+
+    def fit(self, X: np.ndarray, y: np.ndarray, prior: "RandomFeatureHead | None" = None) -> "RandomFeatureHead":
+        self.base.fit(self._augment(X), y, prior=None if prior is None else prior.base)
+        return self
+
+    def predict(self, X: np.ndarray) -> np.ndarray:
+        return self.base.predict(self._augment(X))
+
+    def loss(self, X: np.ndarray, y: np.ndarray) -> np.ndarray:
+        return self.base.loss(self._augment(X), y)
+
+    def score_factors(self, X: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        return self.base.score_factors(self._augment(X), y)
+
+
+def n_parameters(head: Head) -> int:
+    """Free parameters of a fitted head (weights and intercepts)."""
+    if isinstance(head, RandomFeatureHead):
+        return n_parameters(head.base)
+    if isinstance(head, MLPHead):
+        return int(sum(p.numel() for p in head.net_.parameters()))
+    return int(np.size(head.coef_) + np.size(head.intercept_))
+
+
 def make_head(head, task: str, n_classes: int | None, head_kwargs: dict | None, seed: int) -> Head:
     """Build a head from a name (``"linear"``, ``"mlp"``) or clone a :class:`Head` instance.
 

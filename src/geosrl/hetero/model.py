@@ -25,20 +25,21 @@ with Gaussian weights of bandwidth ``blend_km`` (default: one cell side).
 from __future__ import annotations
 
 import copy
+import math
 
 import numpy as np
 import torch
 
 from ..encoders import create_positional_encoding, embed_locations
 from .cells import CellGrid, PolygonZones, make_cells
-from .heads import Head, make_head, single_thread
+from .heads import Head, MLPHead, RandomFeatureHead, make_head, n_parameters, single_thread
 from ..sphere import lonlat_to_xyz
 from ..coords import as_lonlat
 from .inputs import check_features, check_target, infer_task
 from .partition import Partition, cell_centroids
 from .region_tree import RegionNode, grow_split_test, refit_tree
 
-__all__ = ["HeterogeneityAwareModel", "GlobalModel", "FixedZoneModel", "PARTITIONS"]
+__all__ = ["HeterogeneityAwareModel", "GlobalModel", "FixedZoneModel", "PARTITIONS", "equal_capacity_global"]
 
 PARTITIONS = ("split_test", "zones", "global")
 
@@ -70,6 +71,11 @@ class HeterogeneityAwareModel:
         min_effect: minimum relative held-out loss improvement for a split (STAR's effect threshold).
         n_refine: coordinate-ascent rounds per split.
         smooth_k: neighbourhood size (cells) for the split search (:func:`~geosrl.hetero.region_tree.grow_split_test`).
+        null: ``"bootstrap"`` (default: each split's p-value from ``n_null`` parametric-bootstrap reruns of
+            the search under the no-split model, stopped after ``null_stop`` null statistics reach the
+            observed one) or ``"t"`` (the analytic paired test, not calibrated for the search).
+        fresh_heldout: one disjoint held-out fold per depth (True) or the same held-out samples at
+            every depth.
         refit: after growing, refit every region on all its training samples (fit + held-out).
         blend_k, blend_km: optional soft borders (``blend_k = 0``: hard borders).
         batch_size: encoder batch size.
@@ -86,6 +92,7 @@ class HeterogeneityAwareModel:
                  encoder_kwargs: dict | None = None, head_kwargs: dict | None = None, cell_grid: str = "healpix",
                  cell_resolution: int = 16, zones=None, zone_resolution: int = 4, val_fraction: float = 0.3,
                  test_method: str = "cluster_t", min_effect: float = 0.0, n_refine: int = 5, smooth_k: int = 8,
+                 null: str = "bootstrap", n_null: int = 99, null_stop: int = 10, fresh_heldout: bool = True,
                  refit: bool = True,
                  blend_k: int = 0, blend_km: float | None = None, batch_size: int = 16384, seed: int = 0):
         self.encoder = encoder
@@ -106,6 +113,10 @@ class HeterogeneityAwareModel:
         self.min_effect = min_effect
         self.n_refine = n_refine
         self.smooth_k = smooth_k
+        self.null = null
+        self.n_null = n_null
+        self.null_stop = null_stop
+        self.fresh_heldout = fresh_heldout
         self.refit = refit
         self.blend_k = blend_k
         self.blend_km = blend_km
@@ -126,6 +137,14 @@ class HeterogeneityAwareModel:
             raise ValueError(f"val_fraction must be in (0, 1), got {self.val_fraction}")
         if int(self.blend_k) < 0:
             raise ValueError(f"blend_k must be >= 0, got {self.blend_k}")
+        if self.null not in ("bootstrap", "t"):
+            raise ValueError(f"null must be 'bootstrap' or 't', got {self.null!r}")
+        if int(self.n_null) < 1 or int(self.null_stop) < 1:
+            raise ValueError(f"n_null and null_stop must be >= 1, got {self.n_null} and {self.null_stop}")
+        if self.null == "bootstrap" and 1.0 / (int(self.n_null) + 1) >= float(self.alpha):
+            raise ValueError(f"n_null = {self.n_null} bootstrap replicates cannot give a p-value below alpha = "
+                             f"{self.alpha} (the smallest is 1/(n_null + 1)); raise n_null to at least "
+                             f"{math.ceil(1.0 / float(self.alpha))}")
 
     def _build_encoder(self) -> torch.nn.Module:
         if isinstance(self.encoder, torch.nn.Module):
@@ -261,7 +280,8 @@ class HeterogeneityAwareModel:
                                 min_region_size=int(self.min_region_size), max_depth=int(self.max_depth),
                                 n_refine=int(self.n_refine), test_method=self.test_method,
                                 min_effect=float(self.min_effect), smooth_k=int(self.smooth_k),
-                                seed=int(self.seed))
+                                seed=int(self.seed), null=self.null, n_null=int(self.n_null),
+                                null_stop=int(self.null_stop), fresh_heldout=bool(self.fresh_heldout))
         if self.refit:
             refit_tree(nodes, X, yk, self.head_)
         leaves = sorted(nm for nm, nd in nodes.items() if nd.is_leaf)
@@ -421,3 +441,36 @@ class FixedZoneModel(HeterogeneityAwareModel):
         kwargs.pop("partition", None)
         super().__init__(encoder=encoder, head=head, partition="zones", zones=zones,
                          zone_resolution=zone_resolution, **kwargs)
+
+
+def equal_capacity_global(model: HeterogeneityAwareModel, lonlat, y, features=None) -> GlobalModel:
+    """A global model with as many free parameters as all regions of a fitted ``model`` together.
+
+    The comparator a partition must beat to show that it models heterogeneity rather than capacity:
+    same encoder, standardisation and training data, no partition. Linear heads get
+    ``(n_regions − 1)·(D + 1)`` random ReLU features (:class:`~geosrl.hetero.heads.RandomFeatureHead`,
+    so ``(D + 1 + extra)·K = n_regions·(D + 1)·K`` weights); an MLP head gets a hidden layer widened
+    to the same parameter count.
+
+    Args:
+        model: a fitted :class:`HeterogeneityAwareModel`; lonlat, y, features: its training data.
+    Returns:
+        the fitted comparator (``comparator.n_parameters_`` and ``model``'s total are equal up to rounding).
+    """
+    model._check_fitted()
+    total = sum(n_parameters(h) for h in model.region_heads_)
+    template = model.head_
+    if isinstance(template, MLPHead):
+        d = model.region_heads_[0].net_[0].in_features
+        k = template._out()
+        head: Head = template.clone()
+        head.hidden = max(1, int(round((total - k) / (d + 1 + k))))
+    else:
+        d = len(model.emb_mean_) + model.n_features_in_
+        n_extra = (model.n_regions_ - 1) * (d + 1)
+        head = RandomFeatureHead(template, n_extra, seed=int(model.seed))
+    comp = GlobalModel(encoder=model.encoder_, head=head, task=model.task_, batch_size=model.batch_size,
+                       seed=model.seed, cell_grid=model.cell_grid, cell_resolution=model.cell_resolution)
+    comp.fit(lonlat, y, features)
+    comp.n_parameters_ = sum(n_parameters(h) for h in comp.region_heads_)
+    return comp

@@ -125,21 +125,29 @@ def spatial_metrics(
     Args:
         lonlat: ``(N, 2)`` evaluation locations.
         marks: variant suffix (``""``, ``"_image_only"``, …) → ``(N,)`` ±1 marks.
-        cfg: resolved task config (:func:`geosrl.tasks.common.resolve_config`): ``geo_bias``, ``ssi``,
-            ``worst_region``, ``morans_k``.
+        cfg: resolved task config (:func:`geosrl.tasks.common.resolve_config`): ``geo_bias``, ``ssi``
+            (keyword arguments of :func:`~geosrl.metrics.geo_bias.geo_bias_ssi`; ``isolated`` defaults to
+            ``"score"`` here when absent, the behaviour before issue 10), ``worst_region``, ``morans_k``.
         seed: seed of the centre subsample.
         worst: variant → ``(metric_name, per_sample, reduce, higher_is_better)``.
         residuals: variant → ``(N,)`` residuals for Moran's I.
 
     Returns:
-        variant → ``{metric: value}`` with ``ssi_unmarked, ssi_marked, ssi_*_cap_frac,
-        ssi_*_degenerate_frac, worst_region_<metric>, morans_i_residual``.
-        The unmarked score depends only on the point pattern, so it is equal across variants.
+        variant → ``{metric: value}`` with ``ssi_unmarked, ssi_marked, ssi_local_marks`` (the geo-bias to
+        rank: see :class:`~geosrl.metrics.geo_bias.SSIResult`), ``ssi_*_cap_frac,
+        ssi_*_degenerate_frac, ssi_isolated_frac`` (share of centres with no neighbour within the radius,
+        left out of the score), ``ssi_radius_km`` (the radius used: ``ssi.radius_km``, or chosen from the
+        test points when it is ``"auto"``), ``worst_region_<metric>, morans_i_residual``.
+        ``ssi_unmarked``, ``ssi_isolated_frac`` and ``ssi_radius_km`` depend only on the point pattern, so
+        they are equal across variants and encoders (report them, never rank them).
     """
     out: dict[str, dict[str, float]] = {v: {} for v in marks}
     if not cfg["geo_bias"]:
         return out
     sc = dict(cfg["ssi"])
+    # a task config from before issue 10 (no ``isolated`` key, radius 100 km) keeps PyGBS's scoring of
+    # isolated centres, so its numbers do not change; the new settings are radius_km "auto", "exclude"
+    sc.setdefault("isolated", "score")
     variants = list(marks)
     mk = np.stack([np.asarray(marks[v], dtype=np.float64) for v in variants], axis=1)
     res = geo_bias_ssi(lonlat, marks=mk, seed=seed, **sc)  # one pass: W is shared by all values
@@ -151,6 +159,9 @@ def spatial_metrics(
         o["ssi_marked_cap_frac"] = float(res.cap_frac_marked[j])
         o["ssi_unmarked_degenerate_frac"] = res.degenerate_frac_unmarked
         o["ssi_marked_degenerate_frac"] = float(res.degenerate_frac_marked[j])
+        o["ssi_local_marks"] = float(res.local_marks[j])
+        o["ssi_isolated_frac"] = res.isolated_frac
+        o["ssi_radius_km"] = float(res.params["radius_km"])
     wr = cfg["worst_region"]
     for v, (name, per_sample, reduce, hib) in (worst or {}).items():
         val, _, _ = worst_region(lonlat, per_sample, reduce=reduce, higher_is_better=hib,
