@@ -25,7 +25,9 @@ from .encoders import (
 )
 
 
-_SUBPACKAGES = ("bench", "datasets", "geometry", "hetero", "metrics", "pretrain", "tasks")
+_SUBPACKAGES = ("bench", "datasets", "estimators", "geometry", "hetero", "maps", "metrics", "pretrain", "tasks")
+#: the estimators, importable as ``geosrl.LocationClassifier`` etc. (loaded on first use: they need scikit-learn)
+_ESTIMATORS = ("GeoPrior", "LocationClassifier", "LocationRegressor", "PresenceOnlySDM")
 
 __all__ = [
     "CheckpointError",
@@ -47,4 +49,6 @@ def __getattr__(name: str):
     """Import a subpackage on first attribute access (PEP 562)."""
     if name in _SUBPACKAGES:
         return importlib.import_module(f".{name}", __name__)
+    if name in _ESTIMATORS:
+        return getattr(importlib.import_module(".estimators", __name__), name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

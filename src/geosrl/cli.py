@@ -1,4 +1,5 @@
-"""Command line: ``geosrl bench`` (run the benchmark), ``bench merge``, ``pretrain``, ``embed`` and ``encoders``.
+"""Command line: ``geosrl bench`` (run the benchmark), ``bench merge``, ``pretrain``, ``embed``, ``predict`` and
+``encoders``.
 
 Examples::
 
@@ -70,6 +71,17 @@ def build_parser() -> argparse.ArgumentParser:
     embed.add_argument("--lat-col", default="lat", help="latitude column (default: lat)")
     embed.add_argument("--batch-size", type=_positive, default=65536, help="rows per forward pass")
     embed.add_argument("--device", default="cpu", help="cpu or cuda")
+    predict = commands.add_parser(
+        "predict", help="predict a CSV/Parquet file of (lon, lat) coordinates with a saved estimator",
+        description="Write the predictions of an estimator saved with .save(MODEL) (geosrl.estimators) for every row "
+                    "of INPUT to OUTPUT (.csv, .parquet or .npy): labels and class probabilities, values, or "
+                    "presence suitability (geosrl.estimators.predict_file).")
+    predict.add_argument("model", type=Path, help="folder written by an estimator's save()")
+    predict.add_argument("input", type=Path, help="CSV (or Parquet) file with longitude and latitude columns (degrees)")
+    predict.add_argument("output", type=Path, help="new file: .csv, .parquet or .npy")
+    predict.add_argument("--lon-col", default="lon", help="longitude column (default: lon)")
+    predict.add_argument("--lat-col", default="lat", help="latitude column (default: lat)")
+    predict.add_argument("--device", default="cpu", help="cpu or cuda")
     pretrain = commands.add_parser(
         "pretrain", help="contrastive spatial pre-training (CSP) of a location encoder",
         description="Pre-train a location encoder against image patches (geosrl.pretrain.train). The few-shot "
@@ -140,6 +152,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_pretrain(args, print)
         if args.command == "embed":
             return cmd_embed(args, print)
+        if args.command == "predict":
+            return cmd_predict(args, print)
         if args.bench_command == "merge":
             return cmd_merge(args, print)
         return cmd_bench(args, print)
@@ -316,6 +330,18 @@ def cmd_embed(args: argparse.Namespace, log: Log) -> int:
                       geoclip=args.geoclip, lon_col=args.lon_col, lat_col=args.lat_col, batch_size=args.batch_size,
                       device=args.device)
     log(f"wrote {n} embeddings of {d} dimensions to {args.output}")
+    return 0
+
+
+def cmd_predict(args: argparse.Namespace, log: Log) -> int:
+    """``geosrl predict MODEL INPUT OUTPUT``: see :func:`geosrl.estimators.predict_file.predict_file`."""
+    from geosrl.config import check_device
+    from geosrl.estimators.predict_file import predict_file
+
+    check_device(args.device)
+    n, columns = predict_file(args.model, args.input, args.output, lon_col=args.lon_col, lat_col=args.lat_col,
+                              device=args.device)
+    log(f"wrote {n} predictions ({', '.join(columns[:4])}{', …' if len(columns) > 4 else ''}) to {args.output}")
     return 0
 
 
