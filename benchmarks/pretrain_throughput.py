@@ -3,7 +3,7 @@
     .venv/bin/python benchmarks/pretrain_throughput.py [--device cpu|cuda] [--out benchmarks/results/pretrain_throughput.md]
 
 1. CSP pre-training step (forward + backward + AdamW step of ``geosrl.pretrain.train.build_model`` at the
-   quick profile's sizes: CSP-MC-BLD, batch 512, 4×8×8 patches): pairs/s.
+   quick profile's sizes: CSP-MC-BLD, batch 512, C×8×8 patches with C the quick contexts' channels): pairs/s.
 2. GeoCLIP's location encoder forward, (a) geosrl's ``geoclip_rff`` module with the wheel's weights
    (``geosrl.encoders.external.load_geoclip_location_encoder``, ``validate=False``) and (b) GeoCLIP's own
    ``LocationEncoder`` loaded by file path (as ``tests/encoders/data/make_geoclip_reference.py`` does,
@@ -68,7 +68,8 @@ def bench_csp(device: torch.device, repeats: int, batch: int = 512) -> dict:
     ll = (torch.rand(batch, 2, generator=g) * torch.tensor([360.0, 170.0]) - torch.tensor([180.0, 85.0])).to(device)
     rand = (torch.rand(batch, 1, 2, generator=g) * torch.tensor([360.0, 170.0]) - torch.tensor([180.0, 85.0])).to(device)
     p = cfg["data"]["patch_size"]
-    img = torch.randn(batch, 4, p, p, generator=g).to(device)
+    channels = model.image_encoder.in_channels  # the quick profile's declared contexts
+    img = torch.randn(batch, channels, p, p, generator=g).to(device)
 
     def step():
         loss, _ = model(ll, img, rand)

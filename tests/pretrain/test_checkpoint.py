@@ -160,9 +160,20 @@ def test_not_found_and_is_value_error(tmp_path):
 
 
 def test_shipped_checkpoints_load():
+    from geosrl.tasks.fewshot import TASK_TARGETS, check_target_contexts
+
     names = list_pretrained()
+    assert names
     for name in names:
         m = load_pretrained(name)
         out = m(PTS)
         assert out.shape == (4, m.card["embed_dim"]) and torch.isfinite(out).all()
         assert m.card["licence"] and m.card["training_data"] and m.card["coord_order"] == "lonlat"
+        # its card declares each context with its source and licence, and was written by the command that
+        # measured its few-shot table, on tasks none of which had its target among the contexts
+        contexts = m.card["training_data"]["contexts"]
+        assert contexts and all(c["source"] and c["licence"] for c in contexts)
+        assert "benchmarks/pretrain_fewshot.py" in m.card["fewshot"]["command"]
+        tasks = {key.split("/")[0] for key in m.card["metrics"]["fewshot"]}
+        assert len(tasks) >= 5 and tasks <= set(TASK_TARGETS)
+        assert not any(check_target_contexts(sorted(tasks), m.card).values())

@@ -10,7 +10,10 @@ from geosrl.pretrain.train import resolve_pretrain_config
 @pytest.mark.parametrize("config, key", [
     ({"optim": {"epochs": 0}}, "optim.epochs"), ({"optim": {"epochs": "ten"}}, "optim.epochs"),
     ({"optim": {"lr": -1e-3}}, "optim.lr"), ({"data": {"patch_size": 4.5}}, "data.patch_size"),
-    ({"data": {"flickr": 0, "cities": 0, "land": 0}}, "at least 1"), ({"objective": {"kind": "magic"}}, "objective.kind"),
+    ({"data": {"flickr": 0, "cities": 0, "land": 0, "sea": 0}}, "at least 1"), ({"data": {"sea": -1}}, "data.sea"),
+    ({"data": {"contexts": ["bmng_rgb", "landsat"]}}, "data.contexts"), ({"data": {"contexts": []}}, "data.contexts"),
+    ({"data": {"contexts": ["bmng_rgb", "bmng_rgb"]}}, "data.contexts"),
+    ({"data": {"contexts": "bmng_rgb"}}, "data.contexts"), ({"objective": {"kind": "magic"}}, "objective.kind"),
     ({"objective": {"terms": "BX"}}, "objective.terms"), ({"seed": -1}, "seed"), ({"optim": {"epochz": 3}}, "epochz"),
     ({"profile": "huge"}, "profile"), ({"encoder": {"net_kwargs": 3}}, "encoder.net_kwargs"),
 ])

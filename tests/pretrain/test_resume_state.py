@@ -14,11 +14,13 @@ import pytest
 import torch
 
 from geosrl import CheckpointError
+from geosrl.config import ConfigError
 from geosrl.pretrain.data import PretrainData
 from geosrl.pretrain.train import load_state, pretrain
 
 TINY = {"encoder": {"embed_dim": 8, "net_kwargs": {"hidden_dim": 16}, "pe_kwargs": {"frequency_num": 2}},
-        "image": {"width": 2, "depth": 1}, "optim": {"epochs": 2, "batch_size": 32}, "device": "cpu"}
+        "image": {"width": 2, "depth": 1}, "optim": {"epochs": 2, "batch_size": 32}, "device": "cpu",
+        "data": {"contexts": ["bmng_rgb", "altitude"]}}
 FIX = "delete it or choose a new --out"
 
 
@@ -28,7 +30,7 @@ def data():
     n = 100
     lonlat = np.stack([rng.uniform(-180, 180, n), rng.uniform(-80, 80, n)], axis=1)
     patches = rng.integers(0, 256, size=(n, 4, 4, 4), dtype=np.uint8)
-    stats = {"rgb_mean": [0.5, 0.5, 0.5], "rgb_std": [0.25, 0.25, 0.25]}
+    stats = {"contexts": ["bmng_rgb", "altitude"], "mean": [0.5, 0.5, 0.5, 1.0], "std": [0.25, 0.25, 0.25, 1.0]}
     return PretrainData(lonlat, patches, np.zeros(n, np.int8), {"stats": stats, "description": "synthetic"})
 
 
@@ -170,3 +172,10 @@ def test_outputs_honour_umask(tmp_path, data, mask, mode):
     for name in names:
         assert stat.S_IMODE((tmp_path / "run" / name).stat().st_mode) == mode, name
     assert sorted(p.name for p in (tmp_path / "run").iterdir()) == sorted(names)  # no temporary files left
+
+
+def test_pairs_of_other_contexts_are_refused(data, tmp_path):
+    other = {**TINY, "data": {"contexts": ["bmng_rgb", "linke_turbidity"]}}
+    with pytest.raises(ConfigError, match="data.contexts"):
+        pretrain(other, out_dir=tmp_path / "run", data=data, log=None)
+    assert not (tmp_path / "run" / "state.pt").exists()

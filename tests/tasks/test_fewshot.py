@@ -8,15 +8,18 @@ import torch
 
 from geosrl.encoders.checkpoint import build_from_architecture
 from geosrl.bench.report import render_tuned
-from geosrl.tasks.fewshot import (FEWSHOT_FULL, FEWSHOT_QUICK, _finetune_trials, _run_cell, _train_end_to_end,
-                                  resolve_fewshot_config)
+from geosrl.config import ConfigError
+from geosrl.tasks.fewshot import (FEWSHOT_FULL, FEWSHOT_QUICK, TASK_TARGETS, _finetune_trials, _knn_scores, _run_cell,
+                                  _train_end_to_end, card_contexts, check_target_contexts, relative_gain_interval,
+                                  resolve_fewshot_config, target_context_conflicts)
 
 ARCH = {"builder": "geosrl.create_encoder", "name": "sphere2vec_spherec_plus", "embed_dim": 8, "net": "ffn",
         "net_kwargs": {"hidden_dim": 16, "num_hidden_layers": 1, "dropout": 0.3},
         "pe_kwargs": {"frequency_num": 4, "min_radius": 0.01, "max_radius": 1.0}}
 FC = {"epochs": 1, "min_steps": 4, "batch_size": 64, "lr_grid": [2e-3], "encoder_lr_mult_grid": [1.0, 0.1, 0.0],
       "scratch_lr_grid": [6e-4, 2e-3, 6e-3], "lr_decay": 0.98, "weight_decay": 0.0}
-PC = {"steps": 3, "lr_grid": [1e-2, 3e-2], "ridge_grid": [1e-2, 1.0, 100.0], "negatives_pool": 64}
+PC = {"steps": 3, "lr_grid": [1e-2, 3e-2], "ridge_grid": [1e-2, 1.0, 100.0], "negatives_pool": 64,
+      "knn_k_grid": [1, 5, 20]}
 
 
 def _encoder(seed=0):
@@ -45,7 +48,7 @@ def _scramble_test(y, idx, seed=1):
 
 
 @pytest.mark.parametrize("kind", ["regression", "classification"])
-@pytest.mark.parametrize("method", ["scratch", "pretrained_finetune", "pretrained_probe"])
+@pytest.mark.parametrize("method", ["scratch", "pretrained_finetune", "pretrained_probe", "pretrained_knn"])
 def test_choice_ignores_test_labels(data, kind, method):
     ll, idx, ys = data
     y = ys[kind]
@@ -55,7 +58,7 @@ def test_choice_ignores_test_labels(data, kind, method):
 
     def run(yy):
         feats = None
-        if method == "pretrained_probe":
+        if method in ("pretrained_probe", "pretrained_knn"):
             from geosrl.tasks.fewshot import _embed
             feats = {"all": _embed(pre, ll), "rand": _embed(pre, ll[:64])}
         return _run_cell(method, kind, ll, yy, sub, idx, n_out, ARCH, pre, feats, FC, PC, 0, torch.device("cpu"))[:3]
@@ -64,7 +67,9 @@ def test_choice_ignores_test_labels(data, kind, method):
     tm2, vm2, hp2 = run(_scramble_test(y, idx))
     assert hp2 == hp and vm2 == vm  # same choice, same validation scores
     assert tm2 != tm  # the test metrics did see the scrambled labels
-    if method != "pretrained_probe":
+    if method == "pretrained_knn":
+        assert hp["knn_k"] in PC["knn_k_grid"]
+    if method in ("scratch", "pretrained_finetune"):
         assert hp["n_trials"] == 3 and len(hp["trials"]) == 3
         primary = "top1" if kind == "classification" else "r2"
         best = max(t[f"val_{primary}"] for t in hp["trials"])
@@ -170,3 +175,73 @@ def test_resume_rejects_cells_from_another_grid():
     other_weights = build_config("fewshot_quick")
     other_weights.protocol.update(pretrained="a/enc.safetensors", pretrained_sha256="def")
     assert base.fingerprint("country") != other_weights.fingerprint("country")
+
+
+def test_knn_scores_match_brute_force():
+    rng = np.random.default_rng(3)
+    z_tr, z_q = rng.normal(size=(50, 6)), rng.normal(size=(7, 6))
+    y_reg, y_cls = rng.normal(size=50), rng.integers(0, 3, size=50)
+    cos = (z_q / np.linalg.norm(z_q, axis=1, keepdims=True)) @ (z_tr / np.linalg.norm(z_tr, axis=1, keepdims=True)).T
+    top = np.argsort(-cos, axis=1)[:, :5]
+    reg = _knn_scores(torch.tensor(z_tr), torch.tensor(y_reg), torch.tensor(z_q), 5, "regression", 1, chunk=3)
+    np.testing.assert_allclose(reg[:, 0].numpy(), y_reg[top].mean(1), rtol=1e-12)
+    cls = _knn_scores(torch.tensor(z_tr), torch.tensor(y_cls), torch.tensor(z_q), 5, "classification", 3)
+    votes = np.stack([(y_cls[top] == c).mean(1) for c in range(3)], 1)
+    prior = np.bincount(y_cls, minlength=3) / 50
+    np.testing.assert_allclose(cls.numpy(), votes + 1e-3 * prior, rtol=1e-6)
+    # k larger than the training set: every point votes
+    allk = _knn_scores(torch.tensor(z_tr), torch.tensor(y_reg), torch.tensor(z_q), 500, "regression", 1)
+    np.testing.assert_allclose(allk[:, 0].numpy(), np.full(7, y_reg.mean()), rtol=1e-12)
+
+
+def test_relative_gain_interval():
+    ref = {(0, 0): 0.50, (0, 1): 0.60, (1, 0): 0.40}
+    m = {(0, 0): 0.55, (0, 1): 0.63, (1, 0): 0.48, (9, 9): 99.0}  # (9, 9) is not paired: ignored
+    g = relative_gain_interval(m, ref)
+    d = np.array([0.05, 0.03, 0.08])
+    half = 4.302652729911275 * d.std(ddof=1) / np.sqrt(3)  # t(0.975, 2)
+    assert g["n"] == 3 and g["reference"] == pytest.approx(0.5)
+    assert g["gain"] == pytest.approx(d.mean() / 0.5)
+    assert (g["low"], g["high"]) == (pytest.approx((d.mean() - half) / 0.5), pytest.approx((d.mean() + half) / 0.5))
+    lower = relative_gain_interval({k: -v for k, v in m.items()}, {k: -v for k, v in ref.items()}, direction=-1)
+    assert lower["gain"] == pytest.approx(g["gain"])  # lower-is-better metrics: same gain for the same improvement
+    one = relative_gain_interval({0: 1.0}, {0: 0.5})
+    assert one["gain"] == pytest.approx(1.0) and np.isnan(one["low"]) and np.isnan(one["high"])
+    with pytest.raises(ValueError, match="no key"):
+        relative_gain_interval({0: 1.0}, {1: 1.0})
+
+
+ALTITUDE = {"name": "altitude", "source": "pvlib_altitude", "quantities": ["elevation", "land_water"]}
+RGB = {"name": "bmng_rgb", "source": "nasa_blue_marble", "quantities": ["true_colour_imagery"]}
+
+
+def test_target_context_declarations():
+    # every task of the offline suite declares its target
+    from geosrl.datasets import list_offline_tasks
+
+    assert set(list_offline_tasks()) <= set(TASK_TARGETS)
+    # cards of geosrl.pretrain declare contexts; older cards are read from their channel names
+    assert card_contexts({"training_data": {"contexts": [dict(RGB, licence="PD", channels=["r", "g", "b"])]}}) == [RGB]
+    legacy = {"training_data": {"channels": ["bmng_red", "bmng_green", "bmng_blue", "pvlib_altitude_code"]}}
+    assert card_contexts(legacy) == [RGB, ALTITUDE]
+    assert card_contexts({}) == []  # an encoder not pre-trained on contexts
+    with pytest.raises(ConfigError, match="without a declared source"):
+        card_contexts({"training_data": {"channels": ["mystery_band"]}})
+    # same source or same quantity is a conflict
+    assert target_context_conflicts("elevation", [RGB, ALTITUDE]) == ["altitude"]
+    assert target_context_conflicts("land_ocean", [RGB, ALTITUDE]) == ["altitude"]  # altitude's no-data is the sea
+    assert target_context_conflicts("country", [RGB, ALTITUDE]) == []
+    assert target_context_conflicts("my_task", []) == []
+    with pytest.raises(ConfigError, match="TASK_TARGETS"):
+        target_context_conflicts("my_task", [RGB])
+
+
+def test_target_context_refused_or_labelled_by_policy():
+    legacy = {"training_data": {"channels": ["bmng_red", "bmng_green", "bmng_blue", "pvlib_altitude_code"]}}
+    with pytest.raises(ConfigError, match=r"elevation .*altitude.*data\.contexts.*target_context = \"label\""):
+        check_target_contexts(["country", "elevation"], legacy)
+    found = check_target_contexts(["country", "elevation"], legacy, policy="label")
+    assert found == {"country": [], "elevation": ["altitude"]}
+    assert resolve_fewshot_config({})["target_context"] == "refuse"
+    with pytest.raises(ConfigError, match="target_context"):
+        resolve_fewshot_config({"target_context": "allow"})

@@ -62,22 +62,48 @@ def prepare_fewshot(config: BenchConfig, out: Path, log: Callable[[str], None] =
     Without ``[protocol] pretrained``, the location encoder is pre-trained first with the ``[pretrain]``
     table into ``OUT/pretrain`` (resumable, like the grid). The checkpoint's ``tensors_sha256`` enters
     the cells' fingerprint, so a resumed or merged run refuses cells made with another encoder.
+    Before any work, every task is checked against the pre-training contexts
+    (:func:`geosrl.tasks.fewshot.check_target_contexts`): a task whose target is a context is refused
+    (``ConfigError``) unless ``[protocol] target_context = "label"``.
     Other experiments are returned unchanged.
     """
     if config.experiment != "fewshot":
         return config
     from geosrl.encoders import read_card
+    from geosrl.tasks.fewshot import check_target_contexts, resolve_fewshot_config
 
+    policy = resolve_fewshot_config(config.protocol)["target_context"]
+    tasks = _fewshot_tasks(config)
     source = config.protocol.get("pretrained")
     if not source:
-        from geosrl.pretrain.train import pretrain
+        from geosrl.pretrain.contexts import context_card
+        from geosrl.pretrain.train import pretrain, resolve_pretrain_config
 
         pcfg = dict(config.pretrain)
         pcfg.setdefault("seed", 0)
         if config.cache_dir is not None:
             pcfg.setdefault("data", {}).setdefault("cache_dir", config.cache_dir)
+        planned = resolve_pretrain_config(pcfg)["data"]["contexts"]
+        check_target_contexts(tasks, {"training_data": {"contexts": context_card(planned)}}, policy)
         log(f"pre-training the location encoder into {Path(out) / 'pretrain'} (resumable)")
         source = str(pretrain(pcfg, out_dir=Path(out) / "pretrain", resume=True, log=log).encoder_path)
-    sha = read_card(source).get("tensors_sha256")
-    protocol = {**config.protocol, "pretrained": str(source), "pretrained_sha256": sha}
+    card = read_card(source)
+    found = check_target_contexts(tasks, card, policy)
+    for task, names in found.items():
+        if names:
+            log(f"{task}: WITH TARGET CONTEXT {names} (pre-training saw its target; not transfer)")
+    protocol = {**config.protocol, "pretrained": str(source), "pretrained_sha256": card.get("tensors_sha256")}
     return dataclasses.replace(config, protocol=protocol)
+
+
+def _fewshot_tasks(config: BenchConfig) -> list[str]:
+    """The tasks a few-shot grid will run: ``[bench] tasks``, or every task of the suite."""
+    if config.tasks:
+        return list(config.tasks)
+    if config.suite == "offline":
+        from geosrl.datasets import list_offline_tasks
+
+        return list_offline_tasks()
+    from geosrl.bench import locbench_suite
+
+    return list(locbench_suite.list_tasks())

@@ -1,7 +1,8 @@
 """Contrastive spatial pre-training (CSP) of location encoders against image patches.
 
 * :mod:`.objectives` — MSE, NCE, MC/InfoNCE (symmetric), SimCSE, CSP-MC-BLD / CSP-NCE-BLD;
-* :mod:`.data` — (location, Blue Marble RGB + elevation patch) pairs from real sampling densities;
+* :mod:`.contexts` — the declared pre-training contexts (channels, raw source, quantities, licence);
+* :mod:`.data` — (location, context patch) pairs from real sampling densities over land and sea;
 * :mod:`.image_encoder` — the small CNN trained jointly;
 * :mod:`.train` — the seeded, resumable pre-training loop (single process or ``torchrun`` DDP);
 * :mod:`.distributed` — gradient-correct all-gather so every process sees all negatives.

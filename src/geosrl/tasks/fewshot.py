@@ -18,6 +18,9 @@ cell like any other and writes the reports with the same writer.
      pre-trained features, 0 = frozen encoder in eval mode + trainable head, i.e. the linear-probe stage
      of LP-FT trained with the fine-tuning loss and schedule);
    * ``pretrained_probe`` — the pre-trained encoder frozen, a linear head on its embeddings;
+   * ``pretrained_knn`` — k nearest neighbours of the frozen pre-trained embeddings (cosine similarity of
+     the standardised embeddings; mean of the neighbours' targets, or their class votes), k chosen on
+     validation from ``probe.knn_k_grid``;
    * ``geoclip_probe`` — GeoCLIP's pre-trained location encoder (512-d, loaded offline from the wheel
      by :func:`geosrl.encoders.load_geoclip_location_encoder`) frozen + a linear head (the anchor).
 
@@ -28,14 +31,24 @@ cell like any other and writes the reports with the same writer.
    on the **full** validation split (as CSP), never on test. ``scratch`` searches
    ``finetune.scratch_lr_grid``; ``pretrained_finetune`` searches ``finetune.lr_grid`` (head lr) ×
    ``finetune.encoder_lr_mult_grid`` — each profile gives both methods the same number of trials
-   (quick 18, full 9), so neither gets more tuning than the other.
+   (9 in both profiles), so neither gets more tuning than the other.
 3. Metrics on the test split: ``top1``/``top3``/``mrr`` (ranks of σ(s_c)) or ``r2``/``mae``/``rmse``.
-   The report shows the relative gain over ``scratch`` (``[bench] reference``).
+   The report shows the relative gain over ``scratch`` (``[bench] reference``);
+   :func:`relative_gain_interval` gives it with a 95 % interval over (pre-training seed, split seed) pairs.
+
+No target context. Each task declares the raw source and quantity of its target (:data:`TASK_TARGETS`); a
+checkpoint's card declares its pre-training contexts (source and quantities of each, written by
+:mod:`geosrl.pretrain`). A cell whose task target shares a source or a quantity with a context is a leak:
+with ``target_context = "refuse"`` (default) it raises a :class:`ConfigError` naming the fix (pre-train
+without that context); with ``"label"`` it runs and its record carries ``target_context`` (the offending
+contexts), to be shown as "with target context". ``geosrl bench`` checks every task before any work
+(:func:`check_target_contexts`).
 """
 
 from __future__ import annotations
 
 import copy
+import hashlib
 import math
 import time
 from functools import lru_cache
@@ -46,7 +59,7 @@ import torch
 from torch import nn
 
 from .. import metrics as M
-from ..config import ConfigError, check_config, integer, list_of, merge_config, number, text
+from ..config import ConfigError, check_config, choice, integer, list_of, merge_config, number, text
 from ..encoders import embed_locations, load_geoclip_location_encoder, load_pretrained
 from ..encoders.checkpoint import build_from_architecture
 from ..losses import presence_absence_loss
@@ -54,10 +67,23 @@ from ..sphere import uniform_lonlat
 from .common import QUICK, SPLIT_SCHEMA, TaskResult, resolve_split, split_record
 from .training import adam, positive_negative_logits, train_epochs
 
-__all__ = ["FEWSHOT_FULL", "FEWSHOT_QUICK", "METHODS", "resolve_fewshot_config", "run_fewshot_cell",
-           "stratified_subset"]
+__all__ = ["FEWSHOT_FULL", "FEWSHOT_QUICK", "METHODS", "TASK_TARGETS", "card_contexts", "check_target_contexts",
+           "relative_gain_interval", "resolve_fewshot_config", "run_fewshot_cell", "stratified_subset",
+           "target_context_conflicts"]
 
-METHODS = ("scratch", "pretrained_probe", "pretrained_finetune", "geoclip_probe")
+METHODS = ("scratch", "pretrained_probe", "pretrained_finetune", "pretrained_knn", "geoclip_probe")
+
+#: each offline task's target: the raw source it is read from and the quantity it measures. A pre-training
+#: context with the same source or quantity would hand the encoder the answer (see the module docstring).
+TASK_TARGETS: dict[str, dict[str, str]] = {
+    "land_ocean": {"source": "global_land_mask", "quantity": "land_water"},
+    "country": {"source": "natural_earth_countries", "quantity": "country"},
+    "city_population": {"source": "geonames_cities", "quantity": "population"},
+    "elevation": {"source": "pvlib_altitude", "quantity": "elevation"},
+    "air_temperature": {"source": "met_office_preindustrial_air_temperature", "quantity": "air_temperature"},
+    "country_from_imagery": {"source": "natural_earth_countries", "quantity": "country"},
+    "sdm_presence_only": {"source": "elapid_ariolimax_presences", "quantity": "species_presence"},
+}
 PRIMARY = {"classification": "top1", "regression": "r2"}
 
 FEWSHOT_QUICK: dict[str, Any] = {
@@ -69,14 +95,15 @@ FEWSHOT_QUICK: dict[str, Any] = {
     "strat_bins": 10,
     # pretrained_finetune: lr_grid (head lr) x encoder_lr_mult_grid trials; scratch: scratch_lr_grid trials
     # (same count, so both methods get the same tuning budget); all chosen on validation
-    "finetune": {"epochs": 8, "min_steps": 60, "batch_size": 256, "lr_grid": [2e-4, 6e-4, 2e-3, 6e-3, 2e-2, 6e-2],
+    "finetune": {"epochs": 8, "min_steps": 60, "batch_size": 256, "lr_grid": [2e-3, 6e-3, 2e-2],
                  "encoder_lr_mult_grid": [1.0, 0.1, 0.0],
-                 "scratch_lr_grid": [1e-4, 2e-4, 3e-4, 4e-4, 6e-4, 8e-4, 1e-3, 1.5e-3, 2e-3, 3e-3, 4e-3, 6e-3,
-                                     8e-3, 1e-2, 2e-2, 3e-2, 6e-2, 1e-1],
+                 "scratch_lr_grid": [1e-4, 3e-4, 6e-4, 1e-3, 2e-3, 4e-3, 8e-3, 1.6e-2, 3e-2],
                  "lr_decay": 0.98, "weight_decay": 0.0},
     "probe": {"steps": 100, "lr_grid": [1e-2], "ridge_grid": [1e-3, 1e-2, 1e-1, 1.0, 10.0, 100.0],
-              "negatives_pool": 8192},
+              "negatives_pool": 8192, "knn_k_grid": [1, 3, 5, 10, 20, 50]},
     "eval_batch_size": 8192,
+    # a task whose target source or quantity is a pre-training context: "refuse" (ConfigError) or "label"
+    "target_context": "refuse",
 }
 
 FEWSHOT_FULL: dict[str, Any] = copy.deepcopy(FEWSHOT_QUICK)
@@ -95,7 +122,8 @@ FEWSHOT_SCHEMA = {
                  "scratch_lr_grid": list_of(number(gt=0)), "lr_decay": number(gt=0, le=1),
                  "weight_decay": number(ge=0)},
     "probe": {"steps": _POSITIVE, "lr_grid": list_of(number(gt=0)), "ridge_grid": list_of(number(gt=0)),
-              "negatives_pool": _POSITIVE},
+              "negatives_pool": _POSITIVE, "knn_k_grid": list_of(_POSITIVE)},
+    "target_context": choice("refuse", "label"),
 }
 
 
@@ -109,6 +137,104 @@ def resolve_fewshot_config(config: dict | None = None) -> dict[str, Any]:
     cfg = check_config(cfg, FEWSHOT_SCHEMA, what="few-shot config")
     cfg["profile"] = profile
     return cfg
+
+
+# ---------------------------------------------------------------------------------------------------
+# target context (leak) checks
+# ---------------------------------------------------------------------------------------------------
+#: contexts of checkpoints written before contexts were declared, recognised by their channel names
+_LEGACY_CHANNELS = {
+    "bmng_red": ("bmng_rgb", "nasa_blue_marble", ("true_colour_imagery",)),
+    "bmng_green": ("bmng_rgb", "nasa_blue_marble", ("true_colour_imagery",)),
+    "bmng_blue": ("bmng_rgb", "nasa_blue_marble", ("true_colour_imagery",)),
+    "pvlib_altitude_code": ("altitude", "pvlib_altitude", ("elevation", "land_water")),
+}
+
+
+def card_contexts(card: dict) -> list[dict]:
+    """The pre-training contexts a checkpoint card declares: ``[{"name", "source", "quantities"}, …]``.
+
+    Cards of :mod:`geosrl.pretrain` list them under ``training_data.contexts``; older cards are read from
+    their channel names. A card without training data (an encoder not pre-trained on contexts) has none.
+
+    Raises:
+        ConfigError: the card lists channels whose source is not declared.
+    """
+    td = card.get("training_data") or {}
+    if td.get("contexts") is not None:
+        return [{"name": c["name"], "source": c["source"], "quantities": list(c["quantities"])}
+                for c in td["contexts"]]
+    out: dict[str, dict] = {}
+    for ch in td.get("channels") or []:
+        if ch not in _LEGACY_CHANNELS:
+            raise ConfigError(f"the pre-trained encoder's card lists channel {ch!r} without a declared source; "
+                              "re-run geosrl pretrain, whose card declares each context's source")
+        name, source, quantities = _LEGACY_CHANNELS[ch]
+        out[name] = {"name": name, "source": source, "quantities": list(quantities)}
+    return list(out.values())
+
+
+def target_context_conflicts(task: str, contexts: list[dict]) -> list[str]:
+    """Names of the ``contexts`` that share the source or the quantity of ``task``'s target.
+
+    Raises:
+        ConfigError: contexts are declared but ``task`` has no declared target (so no check is possible).
+    """
+    if not contexts:
+        return []
+    if task not in TASK_TARGETS:
+        raise ConfigError(f"few-shot task {task!r} declares no target source, so its pre-training contexts "
+                          f"cannot be checked for leaks; add it to geosrl.tasks.fewshot.TASK_TARGETS")
+    target = TASK_TARGETS[task]
+    return [c["name"] for c in contexts
+            if c["source"] == target["source"] or target["quantity"] in c["quantities"]]
+
+
+def check_target_contexts(tasks, card: dict, policy: str = "refuse") -> dict[str, list[str]]:
+    """``{task: conflicting context names}`` for each task (see :func:`target_context_conflicts`).
+
+    Raises:
+        ConfigError: ``policy == "refuse"`` and a task's target is among the contexts; the message names
+            the tasks, the contexts and both fixes.
+    """
+    contexts = card_contexts(card)
+    found = {t: target_context_conflicts(t, contexts) for t in tasks}
+    bad = {t: c for t, c in found.items() if c}
+    if bad and policy == "refuse":
+        detail = "; ".join(f"{t} (target {TASK_TARGETS[t]['source']}/{TASK_TARGETS[t]['quantity']}) is in "
+                           f"context(s) {c}" for t, c in bad.items())
+        raise ConfigError(f"target context: {detail}. Pre-train without these contexts ([pretrain] data.contexts, "
+                          "e.g. leave one out per task) or drop the task; [protocol] target_context = \"label\" "
+                          "runs it labelled \"with target context\" (not transfer)")
+    return found
+
+
+# ---------------------------------------------------------------------------------------------------
+# statistics
+# ---------------------------------------------------------------------------------------------------
+def relative_gain_interval(method: dict, reference: dict, direction: int = 1,
+                           level: float = 0.95) -> dict[str, float]:
+    """Relative gain of ``method`` over ``reference``, paired over the keys they share, with a t interval.
+
+    ``method`` and ``reference`` map a key (e.g. ``(pretrain_seed, split_seed)``) to a score. With the paired
+    differences ``d = direction·(m − r)``: gain ``mean(d)/|mean(r)|``, interval
+    ``(mean(d) ± t_{(1+level)/2, n−1}·sd(d)/√n)/|mean(r)|`` (``nan`` bounds for one pair).
+
+    Returns:
+        ``{"gain", "low", "high", "n", "diff", "reference"}`` (``diff`` = mean(d), ``reference`` = mean(r)).
+    """
+    from scipy import stats as st
+
+    keys = sorted(set(method) & set(reference))
+    if not keys:
+        raise ValueError("no key is shared by the method and the reference scores")
+    d = direction * (np.array([method[k] for k in keys], float) - np.array([reference[k] for k in keys], float))
+    ref = float(np.mean([reference[k] for k in keys]))
+    scale = abs(ref) if ref != 0 else float("nan")
+    n = len(d)
+    half = float(st.t.ppf((1 + level) / 2, n - 1) * d.std(ddof=1) / math.sqrt(n)) if n > 1 else float("nan")
+    return {"gain": float(d.mean()) / scale, "low": (float(d.mean()) - half) / scale,
+            "high": (float(d.mean()) + half) / scale, "n": n, "diff": float(d.mean()), "reference": ref}
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -223,6 +349,24 @@ def _embed(enc: nn.Module, ll: np.ndarray, batch: int = 8192) -> torch.Tensor:
     return embed_locations(enc, torch.as_tensor(ll, dtype=torch.float64), batch).float()
 
 
+_FROZEN: dict[tuple[str, str], torch.Tensor] = {}
+
+
+def _frozen_embed(key: str, enc: nn.Module, ll: np.ndarray) -> torch.Tensor:
+    """:func:`_embed` of a frozen, never-trained encoder (``key`` names it), kept for the last 8 point sets.
+
+    The cells of one task share its points (only splits and subsets change), and a frozen encoder in eval
+    mode gives the same embeddings every time, so they are computed once per process.
+    """
+    arr = np.ascontiguousarray(ll, dtype=np.float64)
+    k = (key, hashlib.sha1(arr.tobytes()).hexdigest())
+    if k not in _FROZEN:
+        if len(_FROZEN) >= 8:
+            _FROZEN.pop(next(iter(_FROZEN)))
+        _FROZEN[k] = _embed(enc, arr)
+    return _FROZEN[k]
+
+
 def _cls_metrics(scores: torch.Tensor, y: np.ndarray) -> dict[str, float]:
     return M.classification_metrics(M.label_ranks(torch.sigmoid(scores), y))
 
@@ -280,6 +424,8 @@ def _run_cell(method: str, kind: str, lonlat: np.ndarray, y_all: np.ndarray, sub
     f_all = feats["all"]
     f_mu, f_sd = f_all[sub].mean(0), f_all[sub].std(0) + 1e-6
     z = (f_all - f_mu) / f_sd
+    if method == "pretrained_knn":
+        return _run_knn(kind, z, y_all, sub, idx, n_out, pc, mu, sd)
     if kind == "regression":
         zn = z.double().numpy()
         yt = (y_all[sub] - mu) / sd
@@ -305,6 +451,44 @@ def _run_cell(method: str, kind: str, lonlat: np.ndarray, y_all: np.ndarray, sub
     with torch.no_grad():
         out_t = model(z[test])
     return _score_one(kind, out_t, y_all[test], 0.0, 1.0), vm, hp, _predictions(kind, out_t, 0.0, 1.0)
+
+
+def _knn_scores(z_tr: torch.Tensor, y_tr: torch.Tensor, z_q: torch.Tensor, k: int, kind: str, n_out: int,
+                chunk: int = 4096) -> torch.Tensor:
+    """kNN outputs of queries ``z_q`` ``(Q, D)`` from ``(z_tr (N, D), y_tr (N,))`` by cosine similarity.
+
+    Regression: ``(Q, 1)`` mean of the ``k`` neighbours' targets; classification: ``(Q, n_out)`` vote shares
+    plus 1e-3 × the training class shares (ties broken towards frequent classes).
+    """
+    a = torch.nn.functional.normalize(z_tr, dim=1)
+    k = min(int(k), len(a))
+    prior = None
+    if kind == "classification":
+        prior = torch.bincount(y_tr, minlength=n_out).float() / len(y_tr)
+    out = []
+    for s in range(0, len(z_q), chunk):
+        top = (torch.nn.functional.normalize(z_q[s:s + chunk], dim=1) @ a.T).topk(k, dim=1).indices
+        if kind == "classification":
+            votes = torch.nn.functional.one_hot(y_tr[top], n_out).float().mean(1)
+            out.append(votes + 1e-3 * prior)
+        else:
+            out.append(y_tr[top].mean(1, keepdim=True))
+    return torch.cat(out)
+
+
+def _run_knn(kind: str, z: torch.Tensor, y_all: np.ndarray, sub: np.ndarray, idx: dict, n_out: int, pc: dict,
+             mu: float, sd: float) -> tuple[dict, dict, dict, np.ndarray]:
+    """kNN on standardised frozen embeddings ``z`` ``(N, D)``; k chosen on validation."""
+    y_sub = (torch.as_tensor(y_all[sub]).long() if kind == "classification"
+             else torch.as_tensor((y_all[sub] - mu) / sd, dtype=torch.float32))
+    primary, best = PRIMARY[kind], None
+    for k in pc["knn_k_grid"]:
+        vm = _score_one(kind, _knn_scores(z[sub], y_sub, z[idx["val"]], k, kind, n_out), y_all[idx["val"]], mu, sd)
+        if best is None or vm[primary] > best[0]:
+            best = (vm[primary], int(k), vm)
+    _, k, vm = best
+    out_t = _knn_scores(z[sub], y_sub, z[idx["test"]], k, kind, n_out)
+    return _score_one(kind, out_t, y_all[idx["test"]], mu, sd), vm, {"knn_k": k}, _predictions(kind, out_t, mu, sd)
 
 
 def _score_one(kind: str, out: torch.Tensor, y: np.ndarray, mu: float, sd: float) -> dict:
@@ -372,21 +556,27 @@ def run_fewshot_cell(data, method: str, split, seed: int, config: dict | None = 
                               "checkpoint (or a shipped name), or let geosrl bench pre-train it with [pretrain]")
         pre_enc = _pretrained_encoder(str(cfg["pretrained"]), cfg["pretrained_sha256"])
         arch = pre_enc.card["architecture"]
+    name = str(getattr(data, "name", "?"))
+    found = check_target_contexts([name], pre_enc.card, cfg["target_context"]) if pre_enc is not None else {}
     start = time.perf_counter()
-    if method.endswith("_probe"):
+    if method.endswith("_probe") or method == "pretrained_knn":
         enc = _geoclip_encoder() if method == "geoclip_probe" else pre_enc
         rand_pool = uniform_lonlat(int(cfg["probe"]["negatives_pool"]), generator=torch.Generator().manual_seed(123),
                                    dtype=torch.float64)
-        feats = {"all": _embed(enc, lonlat), "rand": _embed(enc, rand_pool.numpy())}
+        key = "geoclip" if method == "geoclip_probe" else f"{cfg['pretrained']}:{pre_enc.card.get('tensors_sha256')}"
+        feats = {"all": _frozen_embed(key, enc, lonlat), "rand": _frozen_embed(key, enc, rand_pool.numpy())}
     tm, vm, hp, pred = _run_cell(method, kind, lonlat, y_all, sub, idx, n_out, arch, pre_enc, feats, cfg["finetune"],
                                  cfg["probe"], int(seed), dev)
     test = idx["test"]
-    tuned = {k: v for k, v in hp.items() if k in ("lr", "encoder_lr_mult", "ridge_lambda")}
+    tuned = {k: v for k, v in hp.items() if k in ("lr", "encoder_lr_mult", "ridge_lambda", "knn_k")}
     hparams = {"protocol": "fewshot", "method": method, "fraction": float(fraction), "n_labels": int(len(sub)),
                "n_val": int(len(idx["val"])), "n_test": int(len(test)), "split": split_name,
                "pretrained": None if pre_enc is None else {"source": str(cfg["pretrained"]),
                                                            "tensors_sha256": pre_enc.card.get("tensors_sha256")},
-               "tuned": tuned, "n_trials": hp.get("n_trials", 1), **split_record(data, idx)}
+               "tuned": tuned, "n_trials": hp.get("n_trials", 1), **split_record(data, idx),
+               # contexts holding this task's target ("with target context" when not empty; refused by default)
+               "target_context": found.get(name, []),
+               "pretraining_contexts": None if pre_enc is None else [c["name"] for c in card_contexts(pre_enc.card)]}
     preds = {"lon": lonlat[test, 0], "lat": lonlat[test, 1], "y_true": y_all[test], "y_pred": pred}
     return TaskResult(metrics=tm, val_metrics=vm, predictions=preds, chosen_hparams=hparams,
                       train_seconds=time.perf_counter() - start, info={"val_trials": hp.get("trials", [])})

@@ -1,0 +1,271 @@
+"""CSP few-shot transfer over pre-training seeds × split seeds, with 95 % intervals; optionally the shipped card.
+
+    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/pretrain_fewshot.py --profile fewshot_quick \
+        --pretrain-seeds 0 --runs /tmp/gsrl/fs-quick --results benchmarks/results/fewshot \
+        [--ship csp_sphere2vec_quick]
+
+1. For each pre-training seed ``s``: ``geosrl bench --profile PROFILE --config RUNS/pretrain-seed-s.toml
+   --out RUNS/pretrain-seed-s`` (the config sets ``[pretrain] seed = s``; the bench pre-trains into
+   ``OUT/pretrain`` and runs the grid; a finished folder is read back, not re-run). Each bench seed draws its
+   own split (the profile's buffered spatial split) and labelled subset.
+2. Table: per task, method and labelled fraction, the test primary metric (mean over the (pre-training seed,
+   split seed) pairs) and the relative gain over ``scratch`` on the same split with a 95 % t interval
+   (:func:`geosrl.tasks.fewshot.relative_gain_interval`). Written to ``RESULTS/summary.md`` and
+   ``RESULTS/gains.csv`` with the command, machine, threads and git commit, and a closing note on the issue's
+   targets (≥ +10 % at 5 % labels on ≥ 3 of 5 tasks; fine-tune never below scratch at 100 %); each run's
+   ``leaderboard.csv``, ``run.json`` and pre-training ``log.csv`` are copied beside it.
+3. ``--ship NAME``: the encoder of pre-training seed ``--pretrain-seeds[0]`` is written to
+   ``geosrl/encoders/pretrained/NAME.safetensors`` with its card: the pre-training card plus this table,
+   the few-shot command and the profile (generated here, never edited by hand).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import json
+import math
+import os
+import platform
+import shlex
+import sys
+from collections import defaultdict
+from pathlib import Path
+
+import torch
+
+from geosrl.bench import store
+from geosrl.cli import main as geosrl_main
+from geosrl.config import git_commit
+from geosrl.encoders import load_pretrained, save_pretrained
+from geosrl.encoders.checkpoint import pretrained_dir
+from geosrl.files import atomic_write
+from geosrl.tasks.fewshot import PRIMARY, relative_gain_interval
+
+PRETRAINED_METHODS = ("pretrained_probe", "pretrained_finetune", "pretrained_knn")
+_AUTO_CARD_KEYS = {"format", "format_version", "created", "file_sha256", "tensors_sha256", "num_parameters",
+                   "embed_dim", "geosrl_version", "git_commit", "coord_order", "crs", "input"}
+
+
+def run_seed(profile: str, seed: int, runs: Path, device: str, pretrained: str | None = None,
+             encoders: list[str] | None = None) -> Path:
+    """Run (or read back) the few-shot grid with pre-training seed ``seed`` (or the given ``pretrained``
+    checkpoint, pre-trained elsewhere); returns its result folder."""
+    runs.mkdir(parents=True, exist_ok=True)
+    name = f"pretrain-seed-{seed}" if pretrained is None else "given-checkpoint"
+    cfg = runs / f"{name}.toml"
+    text = (f"[pretrain]\nseed = {seed}\n" if pretrained is None
+            else f"[protocol]\npretrained = {json.dumps(pretrained)}\n")
+    if not cfg.exists():
+        atomic_write(cfg, lambda f: f.write(text.encode()))
+    elif cfg.read_text() != text:
+        raise SystemExit(f"{cfg} exists with other content; remove it or choose another --runs")
+    out = runs / name
+    argv = ["bench", "--profile", profile, "--config", str(cfg), "--out", str(out), "--device", device]
+    code = geosrl_main(argv + (["--encoders", ",".join(encoders)] if encoders else []))
+    if code != 0:
+        raise SystemExit(f"geosrl bench failed for {name} (exit {code})")
+    return out
+
+
+def collect(outs: dict[int, Path], methods: list[str] | None = None) -> tuple[dict, dict]:
+    """``scores[(task, method, fraction)][(pretrain_seed, split_seed)]`` = primary test metric; task kinds.
+
+    ``methods``: keep only these methods' cells (default: every cell in the folders)."""
+    scores: dict = defaultdict(dict)
+    kinds: dict[str, str] = {}
+    for ps, out in outs.items():
+        for r in store.iter_cell_records(out):
+            if methods is not None and r["encoder"] not in methods:
+                continue
+            metric = PRIMARY[r["kind"]]
+            kinds[r["task"]] = r["kind"]
+            scores[(r["task"], r["encoder"], float(r["fraction"]))][(ps, int(r["seed"]))] = r["metrics"][metric]
+            if r["chosen_hparams"].get("target_context"):
+                raise SystemExit(f"cell {r['task']}/{r['encoder']} ran with target context "
+                                 f"{r['chosen_hparams']['target_context']}: not a transfer result")
+    return scores, kinds
+
+
+def gains_table(scores: dict) -> list[dict]:
+    """One row per (task, method, fraction): mean, n, and the gain over scratch with its 95 % interval."""
+    rows = []
+    for (task, method, frac), vals in sorted(scores.items()):
+        row = {"task": task, "method": method, "fraction": frac, "mean": sum(vals.values()) / len(vals),
+               "n": len(vals)}
+        ref = scores.get((task, "scratch", frac))
+        if ref and method != "scratch":
+            g = relative_gain_interval(vals, ref)
+            row.update({"gain": g["gain"], "gain_low": g["low"], "gain_high": g["high"]})
+        rows.append(row)
+    return rows
+
+
+def _pct(x: float) -> str:
+    return "n/a" if x is None or not math.isfinite(x) else f"{100 * x:+.1f}%"
+
+
+def render(rows: list[dict], kinds: dict, header: list[str]) -> tuple[str, list[str]]:
+    """Markdown tables per task and the closing note on the targets."""
+    fracs = sorted({r["fraction"] for r in rows})
+    by = {(r["task"], r["method"], r["fraction"]): r for r in rows}
+    lines = list(header)
+    for task in sorted(kinds):
+        lines += ["", f"## {task} ({PRIMARY[kinds[task]]})", "",
+                  "| method | " + " | ".join(f"{f:.0%}" for f in fracs) + " |", "|---" * (len(fracs) + 1) + "|"]
+        for method in sorted({m for (t, m, _) in by if t == task}, key=lambda m: (m != "scratch", m)):
+            cells = []
+            for f in fracs:
+                r = by.get((task, method, f))
+                if r is None:
+                    cells.append("")
+                elif "gain" in r:
+                    cells.append(f"{r['mean']:.3f} ({_pct(r['gain'])} [{_pct(r['gain_low'])}, {_pct(r['gain_high'])}])")
+                else:
+                    cells.append(f"{r['mean']:.3f}")
+            lines.append(f"| {method} | " + " | ".join(cells) + " |")
+    note = closing_note(by, sorted(kinds), fracs)
+    return "\n".join(lines + ["", "## Targets", ""] + note) + "\n", note
+
+
+#: a relative gain counts towards a target only over a scratch score above this (R² or top-1): on a base near or
+#: below zero, "+200 %" says nothing
+MIN_BASE = 0.05
+
+
+def closing_note(by: dict, tasks: list[str], fracs: list[float]) -> list[str]:
+    """Whether each of the issue's targets is met, with the numbers."""
+    low = min(fracs)
+    out = []
+
+    def base_ok(t: str, f: float) -> bool:
+        return (t, "scratch", f) in by and by[(t, "scratch", f)]["mean"] > MIN_BASE
+
+    for method in ("pretrained_finetune", *[m for m in PRETRAINED_METHODS if m != "pretrained_finetune"]):
+        hits = [t for t in tasks if (r := by.get((t, method, low))) and r.get("gain", -1) >= 0.10 and base_ok(t, low)]
+        detail = ", ".join(f"{t} {_pct(by[(t, method, low)].get('gain'))}"
+                           + ("" if base_ok(t, low) else f" (scratch ≤ {MIN_BASE}: not counted)")
+                           for t in tasks if (t, method, low) in by)
+        out.append(f"- ≥ +10 % relative at {low:.0%} labels on ≥ 3 of {len(tasks)} tasks, `{method}`: "
+                   f"{'MET' if len(hits) >= 3 else 'NOT MET'} ({len(hits)} tasks: {detail}).")
+    high = max(fracs)
+    if not any((t, "pretrained_finetune", high) in by for t in tasks):
+        return out + [f"- fine-tune never worse than scratch at {high:.0%} labels: not measured (no fine-tune cells)."]
+    worse = [(t, by[(t, 'pretrained_finetune', high)]) for t in tasks if (t, "pretrained_finetune", high) in by
+             and by[(t, "pretrained_finetune", high)].get("gain", 0) < 0]
+    detail = ", ".join(f"{t} {_pct(by[(t, 'pretrained_finetune', high)].get('gain'))}" for t in tasks
+                       if (t, "pretrained_finetune", high) in by)
+    out.append(f"- fine-tune never worse than scratch at {high:.0%} labels (mean gain ≥ 0 on every task): "
+               f"{'MET' if not worse else 'NOT MET'} ({detail}).")
+    return out
+
+
+def write_csv(path: Path, rows: list[dict]) -> None:
+    keys = ["task", "method", "fraction", "n", "mean", "gain", "gain_low", "gain_high"]
+    buf = io.StringIO(newline="")
+    w = csv.DictWriter(buf, fieldnames=keys)
+    w.writeheader()
+    w.writerows([{k: r.get(k, "") for k in keys} for r in rows])
+    atomic_write(path, lambda f: f.write(buf.getvalue().encode()))
+
+
+def ship(name: str, out: Path, rows: list[dict], command: str, profile: str, note: list[str]) -> Path:
+    """Write the pre-trained encoder of ``out`` with its card (pre-training card + few-shot table) as ``name``."""
+    enc = load_pretrained(out / "pretrain" / "location_encoder.safetensors")
+    meta = {k: v for k, v in enc.card.items() if k not in _AUTO_CARD_KEYS}
+    meta["metrics"] = dict(meta.get("metrics") or {})
+    meta["metrics"]["fewshot"] = {f"{r['task']}/{r['method']}/{r['fraction']:g}": {
+        k: (r[k] if math.isfinite(r[k]) else None) for k in ("mean", "n", "gain", "gain_low", "gain_high") if k in r}
+        for r in rows}
+    meta["fewshot"] = {"command": command, "profile": profile, "targets": note,
+                       "table": "benchmarks/results/fewshot/summary.md",
+                       "metric": "test top-1 (classification) / R² (regression); gain = relative to scratch on "
+                                 "the same split, 95 % t interval over (pre-training seed, split seed) pairs"}
+    return save_pretrained(enc, pretrained_dir() / f"{name}.safetensors", meta)
+
+
+def verify_shipped(name: str, profile: str, runs: Path, device: str, committed: Path,
+                   methods: list[str]) -> tuple[int, int]:
+    """Re-run ``methods`` of the grid from the shipped checkpoint ``name`` and count the cells whose test metrics
+    equal the committed run's exactly; returns ``(equal, compared)``."""
+    out = run_seed(profile, 0, runs / "verify", device, name, methods)
+    done = {(r["task"], r["encoder"], r["fraction"], r["seed"]): r["metrics"]
+            for r in store.iter_cell_records(committed)}
+    again = [(k, r["metrics"]) for r in store.iter_cell_records(out)
+             if (k := (r["task"], r["encoder"], r["fraction"], r["seed"])) in done]
+    return sum(m == done[k] for k, m in again), len(again)
+
+
+def main() -> int:
+    p = argparse.ArgumentParser()
+    p.add_argument("--profile", default="fewshot_quick")
+    p.add_argument("--pretrain-seeds", type=int, nargs="+", default=[0])
+    p.add_argument("--runs", type=Path, required=True, help="folder of the bench runs (one per pre-training seed)")
+    p.add_argument("--results", type=Path, default=Path("benchmarks/results/fewshot"))
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--ship", help="write the first seed's encoder and card as this shipped name")
+    p.add_argument("--pretrained", help="a checkpoint pre-trained elsewhere (instead of --pretrain-seeds)")
+    p.add_argument("--encoders", help="comma-separated subset of the few-shot methods (default: the profile's)")
+    p.add_argument("--verify", help="after --ship, re-run these methods (comma-separated) from the shipped name and "
+                   "compare with the committed cells")
+    p.add_argument("--reference", type=Path, help="take the scratch arm from this finished result folder (same "
+                   "profile, so the same splits and labelled subsets) instead of running it here")
+    a = p.parse_args()
+    if a.pretrained and a.ship:
+        raise SystemExit("--ship needs the encoder pre-trained by this command (leave out --pretrained)")
+    command = "OMP_NUM_THREADS=" + os.environ.get("OMP_NUM_THREADS", "") + " " + " ".join(
+        shlex.quote(x) for x in [sys.executable, *sys.argv])
+    encoders = a.encoders.split(",") if a.encoders else None
+    if a.pretrained:
+        outs = {0: run_seed(a.profile, 0, a.runs, a.device, str(Path(a.pretrained).resolve()), encoders)}
+    else:
+        outs = {s: run_seed(a.profile, s, a.runs, a.device, None, encoders) for s in a.pretrain_seeds}
+    scores, kinds = collect(outs, encoders)
+    if a.reference:
+        ref, _ = collect({0: a.reference}, ["scratch"])
+        scores.update(ref)
+    rows = gains_table(scores)
+    git = git_commit()
+    n_pairs = max(r["n"] for r in rows)
+    header = [
+        f"# CSP few-shot transfer: profile `{a.profile}`", "",
+        f"Command: `{command}`", "",
+        f"Machine: {platform.machine()} CPU, torch {torch.__version__}, {torch.get_num_threads()} torch thread(s); "
+        f"git commit `{git['commit']}`{' (dirty)' if git['dirty'] else ''}. "
+        + (f"Pre-trained encoder `{a.pretrained}` (one pre-training run)" if a.pretrained else
+           f"Pre-training seeds {a.pretrain_seeds}")
+        + f" × split seeds (the profile's `seeds`): {n_pairs} (pre-training seed, split seed) pairs per cell."
+        + (f" `scratch` = the scratch arm of `{a.reference}` (its architecture, same splits and subsets)."
+           if a.reference else ""), "",
+        "Cells: test primary metric (top-1 or R²), mean over the pairs; in brackets the relative gain over `scratch` "
+        "on the same split (mean paired difference / mean scratch score) with its 95 % t interval over the pairs. "
+        "No cell saw its target in pre-training (checked per cell: `target_context` is empty).",
+    ]
+    text, note = render(rows, kinds, header)
+    a.results.mkdir(parents=True, exist_ok=True)
+    atomic_write(a.results / "summary.md", lambda f: f.write(text.encode()))
+    write_csv(a.results / "gains.csv", rows)
+    for seed, out in outs.items():  # each run's per-cell leaderboard, run record and pre-training curve
+        for src, dst in (("leaderboard.csv", "leaderboard"), ("run.json", "run"), ("pretrain/log.csv", "pretrain_log")):
+            if (out / src).is_file():
+                payload = (out / src).read_bytes()
+                target = a.results / f"pretrain-seed-{seed}_{dst}{Path(src).suffix}"
+                atomic_write(target, lambda f, b=payload: f.write(b))
+    print(text)
+    if a.ship:
+        path = ship(a.ship, outs[a.pretrain_seeds[0]], rows, command, a.profile, note)
+        print(f"shipped {path}")
+        if a.verify:
+            same, n = verify_shipped(a.ship, a.profile, a.runs, a.device, outs[a.pretrain_seeds[0]],
+                                     a.verify.split(","))
+            line = (f"\nReproduction: `geosrl bench --profile {a.profile}` with `[protocol] pretrained = \"{a.ship}\"` "
+                    f"(the shipped checkpoint), methods {a.verify}: {same} of {n} cells have exactly the test metrics "
+                    "in this table's runs.\n")
+            atomic_write(a.results / "summary.md", lambda f: f.write((text + line).encode()))
+            print(line)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
