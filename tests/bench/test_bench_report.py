@@ -170,3 +170,32 @@ def test_summary_is_compact_and_diagnostics_hold_every_metric():
     diagnostics = report.render_diagnostics(agg, kinds, run)
     for name in metrics:
         assert name in diagnostics
+
+
+def _searched(encoder: str, seed: int, rows: list[dict]) -> dict:
+    rec = record(encoder, seed, {"r2": 0.5}, task="elevation", split="spatial")
+    rec["chosen_hparams"] = {"tuned": {r["param"]: r["value"] for r in rows}, "search": rows}
+    return rec
+
+
+def _row(param, value, low, high, edge, scale="log"):
+    return {"search": "main", "param": param, "value": value, "low": low, "high": high, "scale": scale, "edge": edge}
+
+
+def test_hparams_csv_and_search_edges_are_flagged(tmp_path):
+    recs = [
+        _searched("rff", 0, [_row("lr", 0.29, 1e-4, 0.3, "high"), _row("omega_var", 50.0, 0.1, 1e4, ""),
+                             _row("epochs", 15, 1, 15, "high", "early_stopping")]),
+        _searched("wrap", 0, [_row("lr", 3e-3, 1e-4, 0.3, ""), _row("epochs", 7, 1, 15, "", "early_stopping")]),
+        record("knn", 0, {"r2": 0.6}, task="elevation", split="spatial"),  # baselines keep their own tuning
+    ]
+    path = report.write_hparams(tmp_path, recs)
+    with open(path) as fh:
+        rows = list(csv.DictReader(fh))
+    assert [r["param"] for r in rows] == ["epochs", "lr", "omega_var", "epochs", "lr"]
+    assert {(r["encoder"], r["param"]) for r in rows if r["edge"]} == {("rff", "lr"), ("rff", "epochs")}
+    md = "\n".join(report.render_edges(recs))
+    assert "1 of 2 searches (50%) chose a value at an edge" in md and "1 of 2 stopped at the epoch cap" in md
+    assert "| elevation | spatial | rff | 0 | main | ⚠ lr=0.29 (high of [0.0001, 0.3]) |" in md
+    assert "wrap |" not in md.split("## Search edges")[1]
+    assert report.write_hparams(tmp_path / "none", [recs[2]]) is None and report.render_edges([recs[2]]) == []

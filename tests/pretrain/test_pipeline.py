@@ -61,7 +61,9 @@ def test_default_contexts_hold_no_task_target(pairs):
                                          "linke_turbidity_jul"]
     assert resolve_pretrain_config({})["data"]["contexts"] == ["bmng_rgb", "linke_turbidity"]
     card = {"training_data": {"contexts": data.metadata["contexts"]}}
-    assert all(v == [] for v in check_target_contexts(list(TASK_TARGETS), card).values())
+    found = check_target_contexts(list(TASK_TARGETS), card, policy="label")
+    # land and water are visible in true-colour imagery: land_ocean is the one task with target context
+    assert found == {t: (["bmng_rgb"] if t == "land_ocean" else []) for t in TASK_TARGETS}
     # turbidity codes are value·20 (0.65–7.65): decoded values in that range
     tb = decode_channels(torch.from_numpy(data.patches[:, 3:]), ["linke_turbidity"])
     assert 0.5 < float(tb.min()) and float(tb.max()) < 8.0
@@ -158,7 +160,9 @@ def test_target_context_refused_or_labelled(tmp_path, capsys):
                                cache_dir=cache, contexts=CONTEXTS)
     pre = pretrain(leaky, out_dir=tmp_path / "pre", data=data, log=None)
     config = tmp_path / "fewshot.toml"
-    config.write_text(f'[protocol]\npretrained = "{pre.encoder_path}"\n[task.elevation]\nmax_samples = 300\n')
+    # the shipped profile labels target-context tasks (land_ocean); asking for "refuse" stops the run
+    config.write_text(f'[protocol]\npretrained = "{pre.encoder_path}"\ntarget_context = "refuse"\n'
+                      '[task.elevation]\nmax_samples = 300\n')
     out = tmp_path / "fs"
     argv = ["bench", "--profile", "fewshot_quick", "--config", str(config), "--tasks", "elevation,country",
             "--seeds", "1", "--out", str(out), "--device", "cpu", "--cache-dir", str(cache)]
@@ -167,7 +171,7 @@ def test_target_context_refused_or_labelled(tmp_path, capsys):
     assert "elevation" in err and "altitude" in err and "data.contexts" in err and "country" not in err.split(".")[0]
     assert not list(store.iter_cell_records(out)) if out.exists() else True
     # the same refusal before pre-training starts when the bench would pre-train with a target context
-    config.write_text('[pretrain]\ndata = {contexts = ["bmng_rgb", "altitude"]}\n')
+    config.write_text('[protocol]\ntarget_context = "refuse"\n[pretrain]\ndata = {contexts = ["bmng_rgb", "altitude"]}\n')
     assert main(argv[:-6] + ["--out", str(tmp_path / "fs2"), "--device", "cpu"]) != 0
     assert "target context" in capsys.readouterr().err and not (tmp_path / "fs2" / "pretrain").exists()
     # one cell through the API: refused by default, labelled on request
@@ -207,3 +211,19 @@ def test_configs_and_cli():
     assert a.command == "pretrain" and a.config == "x.toml" and a.no_resume
     a = parser.parse_args(["bench", "--profile", "fewshot_full"])
     assert a.command == "bench" and a.profile == "fewshot_full"
+
+
+def test_source_quantities_agree_with_the_context_declarations():
+    from geosrl.pretrain.contexts import CONTEXTS
+    from geosrl.tasks.fewshot import SOURCE_QUANTITIES
+
+    assert {c.source: tuple(c.quantities) for c in CONTEXTS.values()} == SOURCE_QUANTITIES
+
+
+def test_a_card_made_before_a_stricter_declaration_is_checked_with_it():
+    old_card = {"training_data": {"contexts": [{"name": "bmng_rgb", "source": "nasa_blue_marble",
+                                                "quantities": ["true_colour_imagery"]}]}}
+    assert check_target_contexts(["land_ocean", "country"], old_card, policy="label") == {
+        "land_ocean": ["bmng_rgb"], "country": []}
+    with pytest.raises(ConfigError, match="land_ocean"):
+        check_target_contexts(["land_ocean"], old_card)

@@ -212,7 +212,7 @@ def test_relative_gain_interval():
 
 
 ALTITUDE = {"name": "altitude", "source": "pvlib_altitude", "quantities": ["elevation", "land_water"]}
-RGB = {"name": "bmng_rgb", "source": "nasa_blue_marble", "quantities": ["true_colour_imagery"]}
+RGB = {"name": "bmng_rgb", "source": "nasa_blue_marble", "quantities": ["land_water", "true_colour_imagery"]}
 
 
 def test_target_context_declarations():
@@ -222,6 +222,9 @@ def test_target_context_declarations():
     assert set(list_offline_tasks()) <= set(TASK_TARGETS)
     # cards of geosrl.pretrain declare contexts; older cards are read from their channel names
     assert card_contexts({"training_data": {"contexts": [dict(RGB, licence="PD", channels=["r", "g", "b"])]}}) == [RGB]
+    # a card recorded before land/water was declared for Blue Marble gets today's declaration
+    older = dict(RGB, quantities=["true_colour_imagery"])
+    assert card_contexts({"training_data": {"contexts": [older]}}) == [RGB]
     legacy = {"training_data": {"channels": ["bmng_red", "bmng_green", "bmng_blue", "pvlib_altitude_code"]}}
     assert card_contexts(legacy) == [RGB, ALTITUDE]
     assert card_contexts({}) == []  # an encoder not pre-trained on contexts
@@ -229,7 +232,8 @@ def test_target_context_declarations():
         card_contexts({"training_data": {"channels": ["mystery_band"]}})
     # same source or same quantity is a conflict
     assert target_context_conflicts("elevation", [RGB, ALTITUDE]) == ["altitude"]
-    assert target_context_conflicts("land_ocean", [RGB, ALTITUDE]) == ["altitude"]  # altitude's no-data is the sea
+    # altitude's no-data is the sea; land and water are visible in Blue Marble's colours
+    assert target_context_conflicts("land_ocean", [RGB, ALTITUDE]) == ["bmng_rgb", "altitude"]
     assert target_context_conflicts("country", [RGB, ALTITUDE]) == []
     assert target_context_conflicts("my_task", []) == []
     with pytest.raises(ConfigError, match="TASK_TARGETS"):

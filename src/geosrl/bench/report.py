@@ -16,6 +16,7 @@ from . import store
 from .maps import write_bar_charts, write_maps
 
 __all__ = [
+    "HPARAMS_COLUMNS",
     "LEADERBOARD_COLUMNS",
     "Stat",
     "aggregate",
@@ -25,6 +26,7 @@ __all__ = [
     "primary_metric",
     "render_leaderboard",
     "render_summary",
+    "write_hparams",
     "write_leaderboard",
     "write_reports",
     "write_summary",
@@ -112,6 +114,66 @@ def write_leaderboard(out: Path, records: list[dict[str, Any]]) -> Path:
     path = out / "leaderboard.csv"
     store.atomic_write_text(path, buffer.getvalue())
     return path
+
+
+HPARAMS_COLUMNS = ("task", "split", "seed", "encoder", "search", "param", "value", "low", "high", "scale", "edge")
+
+
+def hparams_rows(records: Iterable[dict[str, Any]]) -> list[tuple[Any, ...]]:
+    """One row per (cell, searched parameter) from ``chosen_hparams["search"]``, in :data:`HPARAMS_COLUMNS`.
+
+    ``edge`` is ``low``/``high`` when the chosen value sits at that edge of its search range (``epochs``: at the
+    early-stopping cap, i.e. validation was still improving), else empty.
+    """
+    rows = []
+    for rec in records:
+        for r in rec.get("chosen_hparams", {}).get("search", ()):
+            rows.append((rec["task"], store.split_label(rec["split"], rec.get("fraction")), rec["seed"], rec["encoder"],
+                         r["search"], r["param"], r["value"], r["low"], r["high"], r["scale"], r["edge"]))
+    return sorted(rows, key=lambda r: tuple(str(x) for x in r[:6]))
+
+
+def write_hparams(out: Path, records: list[dict[str, Any]]) -> Path | None:
+    """Write ``hparams.csv`` (the values chosen on validation, with their ranges); None when no cell searched."""
+    rows = hparams_rows(records)
+    if not rows:
+        return None
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(HPARAMS_COLUMNS)
+    writer.writerows(rows)
+    path = out / "hparams.csv"
+    store.atomic_write_text(path, buffer.getvalue())
+    return path
+
+
+def render_edges(records: Iterable[dict[str, Any]]) -> list[str]:
+    """Markdown section: the cells whose chosen value sits at an edge of its search range (flagged ⚠), and the
+    share of searched cells with such a value; the epoch cap of early stopping is counted apart."""
+    rows = hparams_rows(records)
+    if not rows:
+        return []
+    cells = {r[:5] for r in rows}
+    edge = [r for r in rows if r[10] and r[5] != "epochs"]
+    capped = {r[:5] for r in rows if r[10] and r[5] == "epochs"}
+    flagged = {r[:5] for r in edge}
+    lines = ["", "## Search edges", "",
+             f"{len(flagged)} of {len(cells)} searches ({len(flagged) / len(cells):.0%}) chose a value at an edge of "
+             "its search range (within 5 % of a log range, or an integer bound; `hparams.csv` has every choice): "
+             "there the range, not the encoder, may limit the score. "
+             f"{len(capped)} of {len(cells)} stopped at the epoch cap (validation still improving)."]
+    if edge:
+        lines += ["", "| task | split | encoder | seed | search | ⚠ parameter at edge |", "|---|---|---|---|---|---|"]
+        by_cell: dict[tuple, list[str]] = {}
+        for r in edge:
+            by_cell.setdefault(r[:5], []).append(f"{r[5]}={_num(r[6])} ({r[10]} of [{_num(r[7])}, {_num(r[8])}])")
+        for (task, split, seed, enc, search), items in sorted(by_cell.items(), key=lambda kv: tuple(map(str, kv[0]))):
+            lines.append(f"| {task} | {split} | {enc} | {seed} | {search} | ⚠ {'; '.join(items)} |")
+    return lines
+
+
+def _num(v: Any) -> str:
+    return f"{v:.3g}" if isinstance(v, float) else str(v)
 
 
 def aggregate(records: Iterable[dict[str, Any]]) -> tuple[Aggregate, dict[str, str]]:
@@ -289,6 +351,8 @@ def render_summary(agg: Aggregate, kinds: dict[str, str], run: dict[str, Any],
         lines += ["", f"## {task} · {split} split ({_describe(kinds[task], tasks.get(task, {}))})", ""]
         lines += _render_split(tasks.get(task, {}).get("splits", {}).get(split, {}))
         lines += render_table(table, kinds[task], config.get("reference"), headline_columns(table))
+    records = list(records)
+    lines += render_edges(records)
     lines += render_tuned(records)
     lines += _render_problems(run)
     return "\n".join(lines) + "\n"
@@ -314,7 +378,8 @@ def _render_split(by_seed: dict[str, dict[str, Any]]) -> list[str]:
     parts = []
     for seed, rec in sorted(by_seed.items(), key=lambda kv: int(kv[0])):
         sizes, dist = rec.get("sizes") or {}, rec["test_to_train_km"]
-        parts.append(f"seed {seed}: {sizes.get('train', '?')}/{sizes.get('val', '?')}/{sizes.get('test', '?')} "
+        block = f"{rec['block_km']:.0f} km blocks, " if rec.get("block_km") else ""
+        parts.append(f"seed {seed}: {block}{sizes.get('train', '?')}/{sizes.get('val', '?')}/{sizes.get('test', '?')} "
                      f"train/val/test, {sizes.get('excluded', 0)} excluded by the buffer; test→train "
                      f"{dist['min_km']:.0f} / {dist['median_km']:.0f} / {dist['p90_km']:.0f} km (min / median / p90)")
     return ["Split — " + "; ".join(parts) + ".", ""]
@@ -383,6 +448,7 @@ def write_reports(out: Path, run: dict[str, Any], maps: bool = True) -> tuple[Ag
     records = list(store.iter_cell_records(out))
     agg, kinds = aggregate(records)
     write_leaderboard(out, records)
+    write_hparams(out, records)
     write_summary(out, agg, kinds, run, records)
     store.atomic_write_text(out / "diagnostics.md", render_diagnostics(agg, kinds, run))
     if maps and records:

@@ -16,7 +16,8 @@ __all__ = ["run_info", "write_run_json"]
 
 def task_summaries(out: Path) -> dict[str, dict[str, Any]]:
     """Per task: kind, sample count, target, the data's own metadata (source, licence, ...) and, per split and
-    seed, the split's sizes and test→train great-circle distances (km), from the cells."""
+    seed, the split's sizes, block side and exclusion buffer (km) and test→train great-circle distances (km)
+    (min / median / p90), from the cells."""
     tasks: dict[str, dict[str, Any]] = {}
     for rec in store.iter_cell_records(out):
         task = tasks.setdefault(rec["task"], {
@@ -29,7 +30,9 @@ def task_summaries(out: Path) -> dict[str, dict[str, Any]]:
         if "split_distance_km" in hp:
             split = store.split_label(rec["split"], rec.get("fraction"))
             task.setdefault("splits", {}).setdefault(split, {}).setdefault(str(rec["seed"]), {
-                "sizes": hp.get("split_sizes"), "test_to_train_km": hp["split_distance_km"]})
+                "sizes": hp.get("split_sizes"), "test_to_train_km": hp["split_distance_km"],
+                **({"block_km": hp["split_block_km"]} if "split_block_km" in hp else {}),
+                **({"buffer_km": hp["split_buffer_km"]} if "split_buffer_km" in hp else {})})
     return tasks
 
 

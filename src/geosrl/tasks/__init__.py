@@ -22,7 +22,9 @@ from __future__ import annotations
 import torch
 
 from .baselines import BASELINES, run_baseline
-from .common import FULL, PROFILES, QUICK, TaskResult, resolve_config, resolve_split, split_blocks, split_record
+from ..splits import healpix_cell_side_km
+from .common import (FULL, PROFILES, QUICK, TaskResult, buffer_km, resolve_config, resolve_split, split_blocks,
+                     split_record)
 from .geoprior import run_classification
 from .presence_only import run_presence_only
 from .regression import run_regression
@@ -63,9 +65,10 @@ def run_task(data, encoder, split, seed: int, config: dict | None = None, device
     split_name, idx = resolve_split(data, split, seed, cfg)
     if split_name == "spatial":
         nside, strata = split_blocks(data, cfg)
-        block = {"split_nside": nside, "split_stratified": strata is not None}
+        block = {"split_nside": nside, "split_block_km": healpix_cell_side_km(nside),
+                 "split_buffer_km": buffer_km(cfg, nside), "split_stratified": strata is not None}
     else:
-        block = {}
+        block = {"split_buffer_km": buffer_km(cfg, None)} if split_name == "random" else {}
     if isinstance(encoder, str) and encoder in BASELINES:
         result = run_baseline(data, encoder, split_name, idx, seed, cfg)
     else:

@@ -53,8 +53,14 @@ worst_region           {nside None (auto),    same                   equal-area 
                        min_count 30}
 morans_k               8                      8                      k of Moran's I of residuals
 split                  {fractions             same                   used when ``split`` is a kind name;
-                       [0.7, 0.15, 0.15],                            stratify None = auto (presence-only:
-                       block_km 500,                                 blocks stratified by presence/background
+                       [0.7, 0.15, 0.15],                            block side block_km, or None = from the
+                       block_km None,                                data's density: the coarsest HEALPix
+                       block_points 20,                              blocks in which a typical point shares
+                                                                     its block with ≤ block_points points
+                                                                     (``splits.density_nside``; ≈ 30 test
+                                                                     blocks at n = 4000);
+                                                                     stratify None = auto (presence-only:
+                                                                     blocks stratified by presence/background
                        stratify None,                                and refined until each class spans
                        min_blocks_per_class                          ≥ min_blocks_per_class blocks and
                        10, max_block_share                           none holds > max_block_share of a
@@ -70,9 +76,20 @@ softmax_alongside      True                   True                   multi-class
                                                                      report a softmax model (``*_softmax``)
 fusion_weight_grid     [0, 0.25, 0.5, 1]      same                   w of the fused P(c|I)^w·P(c|x), chosen
                                                                      on val with the learning rate
+tune                   {trials 0, lr          same                   hyper-parameter search on validation
+                       [1e-4, 0.3], lr_start                         (``tasks.search``): ``trials`` > 0 runs
+                       3e-3, weight_decay                            a seeded Optuna TPE study of that many
+                       [1e-7, 1e-2],                                 trials over lr, weight decay and (with
+                       encoder_scales True,                          encoder_scales) the encoder's scale;
+                       edge_fraction 0.05}                           0 = the lr_grid (published protocol).
+                                                                     edge_fraction: share of a (log) range
+                                                                     counted as its edge in ``hparams.csv``
+patience               None                   None                   epochs without a validation gain before
+                                                                     training stops, the best epoch kept
+                                                                     (None = fixed epochs, last evaluated)
 =====================  =====================  =====================  ==========================================
 
-Cost of a quick cell is dominated by (#lr × epochs × steps) encoder forward/backward passes:
+Cost of a quick cell is dominated by (#trials × epochs × steps) encoder forward/backward passes:
 classification steps are few (the balanced sampler caps each class at 100 per epoch); regression and
 presence-only run ``max_train_samples/batch_size`` steps per epoch; ``country_from_imagery`` adds one
 SmallCNN fit per (task, split, seed) and process (cached across encoders); the geo-bias score costs
@@ -92,7 +109,8 @@ import torch
 from torch import nn
 
 from ..config import (ConfigError, boolean, check_config, choice, integer, list_of, mapping, merge_config, number)
-from ..splits import healpix_cell_side_km, make_split, nside_for_block_km, split_distances, stratified_nside
+from ..splits import (density_nside, healpix_cell_side_km, make_split, nside_for_block_km, split_distances,
+                      stratified_nside)
 
 __all__ = [
     "FULL",
@@ -129,13 +147,16 @@ QUICK: dict[str, Any] = {
     "ssi": {"radius_km": 100.0, "k": 4, "null": "two_sided", "max_centres": 1000, "legacy_cap": False},
     "worst_region": {"nside": None, "min_count": 30},
     "morans_k": 8,
-    "split": {"fractions": [0.7, 0.15, 0.15], "block_km": 500.0, "stratify": None, "min_blocks_per_class": 10,
-              "max_block_share": 0.2, "buffer_km": None},
+    "split": {"fractions": [0.7, 0.15, 0.15], "block_km": None, "block_points": 20, "stratify": None,
+              "min_blocks_per_class": 10, "max_block_share": 0.2, "buffer_km": None},
     "geo_bias": True,
     "knn_k_grid": [1, 3, 5, 10, 20, 50],
     "classification_loss": "auto",
     "softmax_alongside": True,
     "fusion_weight_grid": [0.0, 0.25, 0.5, 1.0],
+    "tune": {"trials": 0, "lr": [1e-4, 0.3], "lr_start": 3e-3, "weight_decay": [1e-7, 1e-2], "encoder_scales": True,
+             "edge_fraction": 0.05},
+    "patience": None,
 }
 
 FULL: dict[str, Any] = copy.deepcopy(QUICK)
@@ -159,7 +180,8 @@ PROFILES = {"quick": QUICK, "full": FULL}
 #: out-of-range value is a ConfigError naming the key, never a traceback or an untrained model's score)
 _POSITIVE = integer(min=1)
 SPLIT_SCHEMA = {
-    "fractions": list_of(number(gt=0, lt=1), length=3), "block_km": number(gt=0),
+    "fractions": list_of(number(gt=0, lt=1), length=3), "block_km": number(gt=0, optional=True),
+    "block_points": _POSITIVE,
     "stratify": boolean(optional=True), "min_blocks_per_class": _POSITIVE, "max_block_share": number(gt=0, le=1),
     "buffer_km": number(ge=0, optional=True),
 }
@@ -180,6 +202,10 @@ SCHEMA = {
     "morans_k": _POSITIVE, "split": SPLIT_SCHEMA, "geo_bias": boolean(), "knn_k_grid": list_of(_POSITIVE),
     "classification_loss": choice("auto", "geoprior", "softmax"), "softmax_alongside": boolean(),
     "fusion_weight_grid": list_of(number(ge=0)),
+    "tune": {"trials": integer(min=0), "lr": list_of(number(gt=0), length=2), "lr_start": number(gt=0),
+             "weight_decay": list_of(number(gt=0), length=2), "encoder_scales": boolean(),
+             "edge_fraction": number(ge=0, lt=0.5)},
+    "patience": integer(min=1, optional=True),
 }
 
 
@@ -193,6 +219,13 @@ def resolve_config(config: dict | None) -> dict[str, Any]:
     cfg = check_config(cfg, SCHEMA, what="protocol config")
     if abs(sum(cfg["split"]["fractions"]) - 1.0) > 1e-9:
         raise ConfigError(f"protocol config key 'split.fractions' must sum to 1, got {cfg['split']['fractions']}")
+    for key in ("lr", "weight_decay"):
+        low, high = cfg["tune"][key]
+        if not low < high:
+            raise ConfigError(f"protocol config key 'tune.{key}' must be [low, high] with low < high, got [{low}, {high}]")
+    if not cfg["tune"]["lr"][0] <= cfg["tune"]["lr_start"] <= cfg["tune"]["lr"][1]:
+        raise ConfigError(f"protocol config key 'tune.lr_start' must lie in tune.lr {cfg['tune']['lr']}, "
+                          f"got {cfg['tune']['lr_start']}")
     cfg["profile"] = profile
     return cfg
 
@@ -222,11 +255,9 @@ def resolve_split(data, split, seed: int, cfg: dict) -> tuple[str, dict[str, np.
     if isinstance(split, str):
         sc = cfg["split"]
         nside, strata = split_blocks(data, cfg) if split == "spatial" else (None, None)
-        buffer = sc["buffer_km"]
-        if buffer is None:
-            buffer = 0.25 * healpix_cell_side_km(nside) if split == "spatial" else 0.0
-        idx = make_split(data.lonlat, split, seed, fractions=tuple(sc["fractions"]), block_km=sc["block_km"],
-                         nside=nside, strata=strata, buffer_km=buffer)
+        buffer = buffer_km(cfg, nside)
+        idx = make_split(data.lonlat, split, seed, fractions=tuple(sc["fractions"]), nside=nside, strata=strata,
+                         buffer_km=buffer)
         name = split
     elif isinstance(split, dict):
         idx = {k: np.asarray(split[k], dtype=np.int64) for k in ("train", "val", "test")}
@@ -245,17 +276,31 @@ def split_record(data, idx: dict[str, np.ndarray]) -> dict[str, Any]:
             "split_distance_km": split_distances(data.lonlat, idx)}
 
 
+def buffer_km(cfg: dict, nside: int | None) -> float:
+    """Exclusion buffer of a split: ``split.buffer_km``, or a quarter of the block side (blocked splits,
+    ``nside`` given) and 0 (random splits, ``nside`` None) when it is None."""
+    buffer = cfg["split"]["buffer_km"]
+    if buffer is None:
+        return 0.25 * healpix_cell_side_km(nside) if nside is not None else 0.0
+    return float(buffer)
+
+
 def split_blocks(data, cfg: dict) -> tuple[int, np.ndarray | None]:
     """HEALPix ``nside`` and strata of the spatial split of ``data``.
 
-    ``split.stratify`` None (auto) stratifies presence-only data by presence/background (True/False force
+    The block size is ``split.block_km`` when given, else from the data's density: the coarsest blocks in
+    which a typical point shares its block with at most ``split.block_points`` points
+    (:func:`geosrl.splits.density_nside`). ``split.stratify`` None (auto) stratifies presence-only data by presence/background (True/False force
     it for any task with integer targets). Stratified, the blocks are refined from ``split.block_km`` until
     each class spans ``split.min_blocks_per_class`` blocks and no block holds more than
     ``split.max_block_share`` of a class (:func:`geosrl.splits.stratified_nside`; the banana slug gets
     nside 256, 25 km blocks), so val and test both hold presences and background.
     """
     sc = cfg["split"]
-    nside = nside_for_block_km(float(sc["block_km"]))
+    if sc["block_km"] is None:
+        nside = density_nside(data.lonlat, int(sc["block_points"]))
+    else:
+        nside = nside_for_block_km(float(sc["block_km"]))
     stratify = sc["stratify"]
     if stratify is None:
         stratify = getattr(data, "kind", None) == "presence_only"

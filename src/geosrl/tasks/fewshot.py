@@ -142,12 +142,20 @@ def resolve_fewshot_config(config: dict | None = None) -> dict[str, Any]:
 # ---------------------------------------------------------------------------------------------------
 # target context (leak) checks
 # ---------------------------------------------------------------------------------------------------
+#: what each raw context source is known to show today, added to what a checkpoint's card recorded (so a
+#: stricter declaration applies to checkpoints made before it); must agree with geosrl.pretrain.contexts
+SOURCE_QUANTITIES: dict[str, tuple[str, ...]] = {
+    "nasa_blue_marble": ("true_colour_imagery", "land_water"),  # land and water are visible in the colours
+    "pvlib_altitude": ("elevation", "land_water"),  # the sea is its no-data value
+    "pvlib_linke_turbidity": ("atmospheric_turbidity",),
+}
+
 #: contexts of checkpoints written before contexts were declared, recognised by their channel names
 _LEGACY_CHANNELS = {
-    "bmng_red": ("bmng_rgb", "nasa_blue_marble", ("true_colour_imagery",)),
-    "bmng_green": ("bmng_rgb", "nasa_blue_marble", ("true_colour_imagery",)),
-    "bmng_blue": ("bmng_rgb", "nasa_blue_marble", ("true_colour_imagery",)),
-    "pvlib_altitude_code": ("altitude", "pvlib_altitude", ("elevation", "land_water")),
+    "bmng_red": ("bmng_rgb", "nasa_blue_marble"),
+    "bmng_green": ("bmng_rgb", "nasa_blue_marble"),
+    "bmng_blue": ("bmng_rgb", "nasa_blue_marble"),
+    "pvlib_altitude_code": ("altitude", "pvlib_altitude"),
 }
 
 
@@ -156,21 +164,23 @@ def card_contexts(card: dict) -> list[dict]:
 
     Cards of :mod:`geosrl.pretrain` list them under ``training_data.contexts``; older cards are read from
     their channel names. A card without training data (an encoder not pre-trained on contexts) has none.
+    Each context's quantities are those its card recorded plus :data:`SOURCE_QUANTITIES` of its source.
 
     Raises:
         ConfigError: the card lists channels whose source is not declared.
     """
     td = card.get("training_data") or {}
     if td.get("contexts") is not None:
-        return [{"name": c["name"], "source": c["source"], "quantities": list(c["quantities"])}
+        return [{"name": c["name"], "source": c["source"],
+                 "quantities": sorted(set(c["quantities"]) | set(SOURCE_QUANTITIES.get(c["source"], ())))}
                 for c in td["contexts"]]
     out: dict[str, dict] = {}
     for ch in td.get("channels") or []:
         if ch not in _LEGACY_CHANNELS:
             raise ConfigError(f"the pre-trained encoder's card lists channel {ch!r} without a declared source; "
                               "re-run geosrl pretrain, whose card declares each context's source")
-        name, source, quantities = _LEGACY_CHANNELS[ch]
-        out[name] = {"name": name, "source": source, "quantities": list(quantities)}
+        name, source = _LEGACY_CHANNELS[ch]
+        out[name] = {"name": name, "source": source, "quantities": sorted(SOURCE_QUANTITIES[source])}
     return list(out.values())
 
 

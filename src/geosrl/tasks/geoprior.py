@@ -5,7 +5,9 @@ Training: :func:`geosrl.losses.presence_absence_loss` with ``pos_weight = C`` an
 per positive, **uniform on the sphere** (fixing TorchSpatial's NE-quadrant bug B1); positives and
 negatives in one forward pass; a balanced sampler drawing ``min(n_c, max_per_class)`` examples of
 each class per epoch without replacement; Adam, ×``lr_decay`` per epoch, a fixed number of epochs,
-the last epoch evaluated. The learning rate is chosen on the validation split (top-1 of the fused
+the last epoch evaluated — or, with ``patience``, the epoch chosen by early stopping on validation
+(−log-loss for the softmax loss, mrr otherwise). The learning rate (with ``tune.trials``: also weight decay
+and the encoder's scale, :mod:`geosrl.tasks.search`) is chosen on the validation split (top-1 of the fused
 score), never on test.
 
 Loss (``classification_loss``): ``"geoprior"`` as above — built for presence-only labels — or
@@ -48,7 +50,8 @@ from .common import (
     suffixed,
 )
 from .imagery import image_probs
-from .training import adam, positive_negative_logits, train_epochs
+from .search import edge_rows, encoder_fixed_kwargs, run_search, search_space, split_params
+from .training import EarlyStopping, adam, positive_negative_logits, train_epochs
 
 __all__ = ["GeoPriorModel", "balanced_epoch_indices", "run_classification"]
 
@@ -91,7 +94,7 @@ def balanced_epoch_indices(labels: np.ndarray, cap: int | None, rng: np.random.G
 
 
 def _train(model: GeoPriorModel, ll: torch.Tensor, y: torch.Tensor, y_np: np.ndarray, lr: float, cfg: dict,
-           seed: int, device: torch.device) -> None:
+           seed: int, device: torch.device, stopper=None) -> None:
     rng = np.random.default_rng(seed)
     gen = torch.Generator(device=device).manual_seed(seed)
     softmax = model.loss == "softmax"
@@ -108,7 +111,7 @@ def _train(model: GeoPriorModel, ll: torch.Tensor, y: torch.Tensor, y_np: np.nda
         return presence_absence_loss(pos, y[b], neg, pos_weight=cfg["pos_weight"])
 
     train_epochs(model, adam(model.parameters(), lr, cfg["weight_decay"]), int(cfg["epochs"]), int(cfg["batch_size"]),
-                 epoch_order, batch_loss, float(cfg["lr_decay"]))
+                 epoch_order, batch_loss, float(cfg["lr_decay"]), after_epoch=stopper)
 
 
 @torch.no_grad()
@@ -181,29 +184,55 @@ def resolve_loss(cfg: dict, num_classes: int) -> str:
     return ("softmax" if num_classes == 2 else "geoprior") if loss == "auto" else loss
 
 
+def _stopping_score(model: GeoPriorModel, lonlat: np.ndarray, y: np.ndarray, c: int, cfg: dict, device) -> float:
+    """Early-stopping score of the location model on validation: −log-loss (softmax), else mrr (top1 when C = 2)."""
+    ev = _evaluate(model, lonlat, y, None, cfg, device)[""]
+    if model.loss == "softmax":
+        return -float(np.mean(-ev["true_log_score"]))
+    m = M.classification_metrics(ev["rank"], num_classes=c)
+    return m.get("mrr", m["top1"])
+
+
 def _select_and_test(data, encoder, train, val, test, p_img, seed: int, cfg: dict, device, loss: str, timer):
-    """Train one model per learning rate, keep the best on validation, evaluate it on test."""
+    """Search the hyper-parameters on validation (:mod:`geosrl.tasks.search`), evaluate the best model on test.
+
+    Each trial trains one model (early stopping on validation when ``patience`` is set) and scores it at
+    every fusion weight; the trial's key is its best (top1, mrr or auc) on validation.
+    """
     lonlat, y_all = data.lonlat, np.asarray(data.target, dtype=np.int64)
     ll_tr = lonlat_tensor(lonlat[train], device)
     y_tr = torch.as_tensor(y_all[train], device=device)
     c = int(data.num_classes)
     with_log_loss = loss == "softmax" and p_img is None
     weights = [1.0] if p_img is None else [float(w) for w in cfg["fusion_weight_grid"]]
-    trials = []
-    for lr in cfg["lr_grid"]:
-        model = GeoPriorModel(build_encoder(encoder, cfg, seed), int(cfg["embed_dim"]), c, loss).to(device)
+    fixed = encoder_fixed_kwargs(encoder, cfg, lonlat[train], seed)
+    stopping = cfg["patience"] is not None
+
+    def objective(params):
+        trial_cfg, rest = split_params(params, cfg, fixed)
+        model = GeoPriorModel(build_encoder(encoder, trial_cfg, seed), int(cfg["embed_dim"]), c, loss).to(device)
+        stopper = EarlyStopping(model, lambda: _stopping_score(model, lonlat[val], y_all[val], c, cfg, device),
+                                cfg["patience"]) if stopping else None
         with timer:
-            _train(model, ll_tr, y_tr, y_all[train], float(lr), cfg, seed, device)
+            _train(model, ll_tr, y_tr, y_all[train], float(rest["lr"]), trial_cfg, seed, device, stopper)
+        epochs = stopper.best_epoch if stopping else int(cfg["epochs"])
+        if stopping:
+            stopper.restore()
+        best, rows = None, []
         for w in weights:  # fused score P(c|I)^w · P(c|x); w = 0 is the location-only model
             ev = _evaluate(model, lonlat[val], y_all[val], None if p_img is None else p_img[val], cfg, device, w)
             vm = suffixed({v: _metrics(o, y_all[val], c, with_log_loss) for v, o in ev.items()})
-            trials.append((vm["top1"], vm.get("mrr", vm.get("auc", 0.0)), -len(trials), (float(lr), w), model, vm))
-    _, _, _, (lr, w), model, val_metrics = max(trials, key=lambda t: t[:3])
+            key = (vm["top1"], vm.get("mrr", vm.get("auc", 0.0)))
+            rows.append({**({"image_weight": w} if p_img is not None else {}), "loss": loss, "epochs": epochs, **vm})
+            if best is None or key > best[0]:
+                best = (key, w, vm)
+        return best[0], (model, best[1], best[2], epochs), rows
+
+    outcome = run_search(search_space(encoder, cfg), objective, cfg, seed)
+    model, w, val_metrics, epochs = outcome.payload
     ev = _evaluate(model, lonlat[test], y_all[test], None if p_img is None else p_img[test], cfg, device, w)
     by_variant = {v: _metrics(o, y_all[test], c, with_log_loss) for v, o in ev.items()}
-    records = [{"lr": t[3][0], **({"image_weight": t[3][1]} if p_img is not None else {}), "loss": loss, **t[5]}
-               for t in trials]
-    return by_variant, val_metrics, ev, (lr, None if p_img is None else w), records
+    return by_variant, val_metrics, ev, (outcome, epochs, None if p_img is None else w)
 
 
 def run_classification(data, encoder, split_name: str, idx: dict[str, np.ndarray], seed: int, cfg: dict,
@@ -219,16 +248,23 @@ def run_classification(data, encoder, split_name: str, idx: dict[str, np.ndarray
         p_img, img_info = image_probs(data, {"train": train, "val": val}, seed, cfg, device)
     c = int(data.num_classes)
     loss = resolve_loss(cfg, c)
-    by_variant, val_metrics, ev, (lr, weight), trials = _select_and_test(data, encoder, train, val, test, p_img, seed,
-                                                                         cfg, device, loss, timer)
-    tuned = {"lr": lr} if weight is None else {"lr": lr, "image_weight": weight}
+    by_variant, val_metrics, ev, (outcome, epochs, weight) = _select_and_test(data, encoder, train, val, test, p_img,
+                                                                              seed, cfg, device, loss, timer)
+    stopping = cfg["patience"] is not None
+    lr, trials = float(outcome.params["lr"]), outcome.records
+    tuned = {**outcome.params, **({"epochs": epochs} if stopping else {}),
+             **({} if weight is None else {"image_weight": weight})}
+    search = edge_rows(outcome, cfg, "", epochs if stopping else None, int(cfg["epochs"]))
     if cfg["softmax_alongside"] and loss == "geoprior" and p_img is None:
-        extra, extra_val, _, (lr_softmax, _), extra_trials = _select_and_test(data, encoder, train, val, test, None,
-                                                                               seed, cfg, device, "softmax", timer)
+        extra, extra_val, _, (extra_outcome, extra_epochs, _) = _select_and_test(data, encoder, train, val, test, None,
+                                                                                 seed, cfg, device, "softmax", timer)
         by_variant["_softmax"] = extra[""]
         val_metrics.update({k + "_softmax": v for k, v in extra_val.items()})
-        trials += extra_trials
-        tuned["lr_softmax"] = lr_softmax
+        trials += extra_outcome.records
+        tuned.update({f"{k}_softmax": v for k, v in extra_outcome.params.items()})
+        if stopping:
+            tuned["epochs_softmax"] = extra_epochs
+        search += edge_rows(extra_outcome, cfg, "_softmax", extra_epochs if stopping else None, int(cfg["epochs"]))
     ll_test = lonlat[test]
     hits = {v: o["rank"] == 1 for v, o in ev.items()}
     sp = spatial_metrics(
@@ -254,6 +290,6 @@ def run_classification(data, encoder, split_name: str, idx: dict[str, np.ndarray
           "embed_dim": int(cfg["embed_dim"]), "pos_weight": float(c if cfg["pos_weight"] is None else cfg["pos_weight"]),
           "max_per_class": cfg["max_per_class"], "n_train": int(len(train)), "split": split_name,
           "encoder": encoder_name(encoder), "protocol": "geoprior", "classification_loss": loss, "tuned": tuned,
-          **img_info}
+          "search": search, "sampler": outcome.sampler, **img_info}
     return TaskResult(metrics=suffixed(by_variant), val_metrics=val_metrics, predictions=preds,
                       chosen_hparams=hp, train_seconds=timer.seconds, info={"val_trials": trials})

@@ -14,7 +14,9 @@ leaves background points without gradient — training collapsed and scores even
 * ``"background"`` — drawn with replacement from the training split's target-0 rows (or
   ``TaskData.background_lonlat`` when the training split has none).
 
-Adam, ×``lr_decay`` per epoch, fixed epochs; (learning rate, negatives) chosen on the validation AUC.
+Adam, ×``lr_decay`` per epoch; (learning rate, negatives — and with ``tune.trials`` weight decay and the
+encoder's scale, :mod:`geosrl.tasks.search`) chosen on the validation AUC; epochs fixed, or chosen by
+early stopping on the validation AUC (``patience``).
 Test metric: ``auc`` of presences vs background/absences. Spatial metrics: marks +1 where a point is
 ranked on the right side of at least half of the opposite class (its own AUC contribution ≥ ½),
 else −1; ``worst_region_auc``; Moran's I of ``y − p``.
@@ -31,8 +33,9 @@ from .. import metrics as M
 from ..losses import an_full_loss
 from ..metrics.spatial import spatial_metrics
 from ..sphere import uniform_lonlat
-from .training import adam, positive_negative_logits, train_epochs
 from .common import TaskResult, Timer, build_encoder, encoder_name, lonlat_tensor, subsample, suffixed
+from .search import Param, edge_rows, encoder_fixed_kwargs, run_search, search_space, split_params
+from .training import EarlyStopping, adam, positive_negative_logits, train_epochs
 
 __all__ = ["auc_contribution", "run_presence_only"]
 
@@ -77,7 +80,12 @@ def po_epochs(n_pos: int, cfg: dict) -> int:
     return max(int(cfg["epochs"]), -(-int(cfg["po_min_steps"]) // steps))
 
 
-def _train(model, ll_pos, neg_pool, kind: str, lr: float, cfg: dict, seed: int, device) -> None:
+def _val_auc(model, y_val: np.ndarray, ll_val: np.ndarray, cfg: dict, device) -> float:
+    """Validation AUC (the early-stopping score)."""
+    return M.auc(y_val, _predict(model, ll_val, cfg, device))
+
+
+def _train(model, ll_pos, neg_pool, kind: str, lr: float, cfg: dict, seed: int, device, stopper=None) -> None:
     gen = torch.Generator(device=device).manual_seed(seed)
     cpu_gen = torch.Generator().manual_seed(seed)
     n = len(ll_pos)
@@ -95,7 +103,8 @@ def _train(model, ll_pos, neg_pool, kind: str, lr: float, cfg: dict, seed: int, 
         return an_full_loss(pos, zeros, neg, pos_weight=po_pos_weight(cfg))
 
     train_epochs(model, adam(model.parameters(), lr, cfg["weight_decay"]), po_epochs(n, cfg),
-                 int(cfg["po_batch_size"] or cfg["batch_size"]), epoch_order, batch_loss, float(cfg["lr_decay"]))
+                 int(cfg["po_batch_size"] or cfg["batch_size"]), epoch_order, batch_loss, float(cfg["lr_decay"]),
+                 after_epoch=stopper)
 
 
 @torch.no_grad()
@@ -134,20 +143,28 @@ def run_presence_only(data, encoder, split_name: str, idx: dict[str, np.ndarray]
         raise ValueError(f"po_negatives_grid must hold values of {NEGATIVES}, got {cfg['po_negatives_grid']}")
 
     timer = Timer()
-    trials, best = [], None
-    for neg in grid:
-        for lr in cfg["lr_grid"]:
-            model = nn.Sequential(build_encoder(encoder, cfg, seed), nn.Linear(int(cfg["embed_dim"]), 1, bias=False))
-            model = model.to(device)
-            with timer:
-                _train(model, ll_pos, neg_pool, neg, float(lr), cfg, seed, device)
-            a = M.auc(y[val], _predict(model, lonlat[val], cfg, device))
-            trials.append({"negatives": neg, "lr": float(lr), "auc": a})
-            key = a if np.isfinite(a) else -np.inf
-            if best is None or key > best[0]:
-                best = (key, neg, float(lr), model, a)
-    _, neg, lr, model, val_auc = best
+    fixed = encoder_fixed_kwargs(encoder, cfg, lonlat[pos], seed)
+    epochs = po_epochs(len(pos), cfg)
+    stopping = cfg["patience"] is not None
 
+    def objective(params):
+        trial_cfg, rest = split_params(params, cfg, fixed)
+        model = nn.Sequential(build_encoder(encoder, trial_cfg, seed), nn.Linear(int(cfg["embed_dim"]), 1, bias=False))
+        model = model.to(device)
+        stopper = EarlyStopping(model, lambda: _val_auc(model, y[val], lonlat[val], cfg, device),
+                                cfg["patience"]) if stopping else None
+        with timer:
+            _train(model, ll_pos, neg_pool, rest["negatives"], float(rest["lr"]), trial_cfg, seed, device, stopper)
+        kept = stopper.best_epoch if stopping else epochs
+        if stopping:
+            stopper.restore()
+        a = M.auc(y[val], _predict(model, lonlat[val], cfg, device))
+        return ((a if np.isfinite(a) else -np.inf),), (model, a, kept), [{"epochs": kept, "auc": a}]
+
+    outcome = run_search(search_space(encoder, cfg, (Param("negatives", choices=tuple(grid), default=grid[0]),)),
+                         objective, cfg, seed)
+    model, val_auc, kept = outcome.payload
+    neg, lr, trials = outcome.params["negatives"], float(outcome.params["lr"]), outcome.records
     y_test, ll_test = y[test], lonlat[test]
     score = _predict(model, ll_test, cfg, device)  # logits: the ranking statistic
     p = _sigmoid(score)
@@ -163,6 +180,8 @@ def run_presence_only(data, encoder, split_name: str, idx: dict[str, np.ndarray]
           "epochs": po_epochs(len(pos), cfg), "batch_size": int(cfg["po_batch_size"] or cfg["batch_size"]),
           "embed_dim": int(cfg["embed_dim"]), "pos_weight": po_pos_weight(cfg), "n_train_presences": int(len(pos)),
           "n_background_pool": 0 if neg_pool is None else int(len(neg_pool)), "split": split_name,
-          "encoder": encoder_name(encoder), "protocol": "presence_only_an_full", "tuned": {"lr": lr, "negatives": neg}}
+          "encoder": encoder_name(encoder), "protocol": "presence_only_an_full",
+          "tuned": {**outcome.params, "epochs": kept}, "sampler": outcome.sampler,
+          "search": edge_rows(outcome, cfg, "", kept if stopping else None, epochs)}
     return TaskResult(metrics=suffixed(metrics), val_metrics={"auc": val_auc}, predictions=preds, chosen_hparams=hp,
                       train_seconds=timer.seconds, info={"val_trials": trials})

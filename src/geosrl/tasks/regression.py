@@ -8,8 +8,10 @@ Image branch (when ``image_features`` exist): standardised features → MLP (``i
 
 Loss: MSE on the standardised label ``(y − ȳ_train)/s_train`` — the stored label's MSE up to the
 constant factor ``s_train²`` — so one learning-rate grid serves labels of any scale; predictions are
-mapped back and every metric is on the stored label scale. Adam, ×``lr_decay`` per epoch, fixed
-epochs, the learning rate chosen on the validation R².
+mapped back and every metric is on the stored label scale. Adam, ×``lr_decay`` per epoch; the learning
+rate (and, with ``tune.trials``, weight decay and the encoder's scale: :mod:`geosrl.tasks.search`) chosen
+on the validation R², each variant searched separately; epochs fixed, or chosen by early stopping on the
+validation MSE (``patience``).
 
 Spatial metrics: marks are +1 where ``|y − ŷ| ≤ median |y − ŷ|`` of the evaluation set, else −1
 (better / worse than the typical error); ``worst_region_rmse`` = the highest per-cell RMSE;
@@ -25,8 +27,9 @@ from torch import nn
 from .. import metrics as M
 from ..losses import mse_loss
 from ..metrics.spatial import spatial_metrics
-from .training import adam, train_epochs
 from .common import TaskResult, Timer, build_encoder, encoder_name, lonlat_tensor, subsample, suffixed
+from .search import edge_rows, encoder_fixed_kwargs, run_search, search_space, split_params
+from .training import EarlyStopping, adam, train_epochs
 
 __all__ = ["RegressionModel", "run_regression"]
 
@@ -74,8 +77,12 @@ class RegressionModel(nn.Module):
         return self.head(torch.cat(parts, dim=1))[:, 0]
 
 
-def _fit_predict(variant: str, encoder, cfg: dict, seed: int, lr: float, ll_tr, f_tr, y_tr, evals, device):
-    """Train one model; return predictions (standardised scale) for each evaluation set in ``evals``."""
+def _fit(variant: str, encoder, cfg: dict, seed: int, lr: float, train_set, y_tr, val_set, y_val, device):
+    """Train one model (early stopping on the validation MSE when ``cfg["patience"]`` is set).
+
+    Returns the model (eval mode, best epoch's weights) and the number of epochs kept.
+    """
+    ll_tr, f_tr = train_set
     enc = None if variant == "_image_only" else build_encoder(encoder, cfg, seed)
     torch.manual_seed(seed)
     img_dim = None if (variant == "_location_only" or f_tr is None) else f_tr.shape[1]
@@ -91,16 +98,25 @@ def _fit_predict(variant: str, encoder, cfg: dict, seed: int, lr: float, ll_tr, 
     def batch_loss(b: torch.Tensor) -> torch.Tensor:
         return mse_loss(model(ll_tr[b] if use_loc else None, f_tr[b] if use_img else None), y_tr[b])
 
+    stopper = None
+    if cfg["patience"] is not None:
+        stopper = EarlyStopping(model, lambda: -float(((_predict(model, val_set, use_loc, use_img, cfg) - y_val) ** 2)
+                                                       .mean()), cfg["patience"])
     train_epochs(model, adam(model.parameters(), lr, cfg["weight_decay"]), int(cfg["epochs"]), int(cfg["batch_size"]),
-                 epoch_order, batch_loss, float(cfg["lr_decay"]))
-    outs = []
+                 epoch_order, batch_loss, float(cfg["lr_decay"]), after_epoch=stopper)
+    if stopper is None:
+        return model, int(cfg["epochs"])
+    return stopper.restore(), stopper.best_epoch
+
+
+@torch.no_grad()
+def _predict(model: RegressionModel, rows, use_loc: bool, use_img: bool, cfg: dict) -> np.ndarray:
+    """Predictions (standardised scale, float64) of ``rows = (lonlat, features)``."""
+    ll, f = rows
+    m = len(ll) if ll is not None else len(f)
     eb = int(cfg["eval_batch_size"])
-    with torch.no_grad():
-        for ll, f in evals:
-            m = len(ll) if ll is not None else len(f)
-            outs.append(torch.cat([model(ll[s:s + eb] if use_loc else None, f[s:s + eb] if use_img else None)
-                                   for s in range(0, m, eb)]).double().cpu().numpy())
-    return outs
+    return torch.cat([model(ll[s:s + eb] if use_loc else None, f[s:s + eb] if use_img else None)
+                      for s in range(0, m, eb)]).double().cpu().numpy()
 
 
 def run_regression(data, encoder, split_name: str, idx: dict[str, np.ndarray], seed: int, cfg: dict,
@@ -130,22 +146,30 @@ def run_regression(data, encoder, split_name: str, idx: dict[str, np.ndarray], s
         return (ll_all[rows], None if feats is None else feats[rows])
 
     timer = Timer()
-    chosen, val_metrics, test_pred, trials = {}, {}, {}, []
+    chosen, val_metrics, test_pred, trials, search_rows = {}, {}, {}, [], []
+    y_val_std = (y[val] - y_mean) / y_std
     for v in variants:
-        best = None
-        for lr in cfg["lr_grid"]:
+        loc_encoder = None if v == "_image_only" else encoder
+        fixed = {} if loc_encoder is None else encoder_fixed_kwargs(encoder, cfg, lonlat[train], seed)
+        use_img = feats is not None and v != "_location_only"
+
+        def objective(params, v=v, fixed=fixed, use_img=use_img):
+            trial_cfg, rest = split_params(params, cfg, fixed)
             with timer:
-                p_val, p_test = _fit_predict(v, encoder, cfg, seed, float(lr), ll_all[train],
-                                             None if feats is None else feats[train], y_t[train],
-                                             [sets(val), sets(test)], device)
-            vm = M.regression_metrics(y[val], p_val * y_std + y_mean)
-            trials.append({"variant": v or "fused", "lr": float(lr), **vm})
+                model, epochs = _fit(v, encoder, trial_cfg, seed, float(rest["lr"]), sets(train), y_t[train],
+                                     sets(val), y_val_std, device)
+            vm = M.regression_metrics(y[val], _predict(model, sets(val), v != "_image_only", use_img, cfg) * y_std
+                                      + y_mean)
             score = vm["r2"] if np.isfinite(vm["r2"]) else -vm["rmse"]
-            if best is None or score > best[0]:
-                best = (score, float(lr), vm, p_test * y_std + y_mean)
-        chosen[v] = best[1]
-        val_metrics.update({k + v: val for k, val in best[2].items()})
-        test_pred[v] = best[3]
+            return (score,), (model, epochs, vm, use_img), [{"variant": v or "fused", "epochs": epochs, **vm}]
+
+        outcome = run_search(search_space(loc_encoder, cfg), objective, cfg, seed)
+        model, epochs, vm, use_img = outcome.payload
+        trials += outcome.records
+        chosen[v] = {**outcome.params, "epochs": epochs}
+        search_rows += edge_rows(outcome, cfg, v, epochs if cfg["patience"] is not None else None, int(cfg["epochs"]))
+        val_metrics.update({k + v: val for k, val in vm.items()})
+        test_pred[v] = _predict(model, sets(test), v != "_image_only", use_img, cfg) * y_std + y_mean
 
     y_test, ll_test = y[test], lonlat[test]
     by_variant = {v: M.regression_metrics(y_test, p) for v, p in test_pred.items()}
@@ -163,10 +187,12 @@ def run_regression(data, encoder, split_name: str, idx: dict[str, np.ndarray], s
              "abs_error": abs_err[""], "relative_error": (test_pred[""] - y_test) / (y_test + 1e-8)}
     for v in variants[1:]:
         preds["y_pred" + v] = test_pred[v]
-    hp = {"lr": chosen[""], **{f"lr{v}": chosen[v] for v in variants[1:]}, "lr_grid": list(cfg["lr_grid"]),
+    hp = {"lr": chosen[""]["lr"], **{f"lr{v}": chosen[v]["lr"] for v in variants[1:]}, "lr_grid": list(cfg["lr_grid"]),
           "epochs": int(cfg["epochs"]), "batch_size": int(cfg["batch_size"]), "embed_dim": int(cfg["embed_dim"]),
           "regress_dim": int(cfg["regress_dim"]), "head_hidden": list(cfg["head_hidden"]),
           "n_train": int(len(train)), "split": split_name, "encoder": encoder_name(encoder), "protocol": "regression",
-          "target_mean": y_mean, "target_std": y_std, "tuned": {f"lr{v}": chosen[v] for v in variants}}
+          "target_mean": y_mean, "target_std": y_std,
+          "tuned": {f"{k}{v}": val for v in variants for k, val in chosen[v].items()}, "search": search_rows,
+          "sampler": outcome.sampler}
     return TaskResult(metrics=suffixed(by_variant), val_metrics=val_metrics, predictions=preds, chosen_hparams=hp,
                       train_seconds=timer.seconds, info={"val_trials": trials})

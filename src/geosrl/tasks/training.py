@@ -10,12 +10,14 @@ protocol's results stay bit-identical for a seed.
 
 from __future__ import annotations
 
+import copy
+import math
 from typing import Callable, Iterable
 
 import torch
 from torch import nn
 
-__all__ = ["adam", "positive_negative_logits", "train_epochs"]
+__all__ = ["EarlyStopping", "adam", "positive_negative_logits", "train_epochs"]
 
 
 def adam(params: Iterable, lr: float, weight_decay: float = 0.0) -> torch.optim.Adam:
@@ -32,6 +34,7 @@ def train_epochs(
     batch_loss: Callable[[torch.Tensor], torch.Tensor],
     lr_decay: float = 1.0,
     frozen: Iterable[nn.Module] = (),
+    after_epoch: Callable[[int], bool] | None = None,
 ) -> nn.Module:
     """Train ``model`` for ``epochs`` passes and return it in eval mode.
 
@@ -44,12 +47,13 @@ def train_epochs(
         batch_loss: ``(b,)`` row indices → scalar loss.
         lr_decay: ``ExponentialLR`` γ, applied after every epoch (1 = constant).
         frozen: sub-modules kept in eval mode (no dropout) while training, e.g. a frozen encoder.
+        after_epoch: called with the number of finished epochs (model in eval mode); ``True`` stops training
+            (e.g. :class:`EarlyStopping`).
     """
     scheduler = torch.optim.lr_scheduler.ExponentialLR(optimizer, gamma=float(lr_decay))
-    model.train()
-    for module in frozen:
-        module.eval()
-    for _ in range(int(epochs)):
+    frozen = list(frozen)
+    _train_mode(model, frozen)
+    for epoch in range(int(epochs)):
         order = epoch_order()
         for start in range(0, len(order), int(batch_size)):
             loss = batch_loss(order[start:start + int(batch_size)])
@@ -57,7 +61,49 @@ def train_epochs(
             loss.backward()
             optimizer.step()
         scheduler.step()
+        if after_epoch is not None:
+            model.eval()
+            if after_epoch(epoch + 1):
+                break
+            _train_mode(model, frozen)
     return model.eval()
+
+
+def _train_mode(model: nn.Module, frozen: list[nn.Module]) -> None:
+    model.train()
+    for module in frozen:
+        module.eval()
+
+
+class EarlyStopping:
+    """Epochs chosen on validation: after each epoch ``score()`` (higher is better, validation rows only) is
+    computed; the best state is kept, and training stops after ``patience`` epochs without improvement.
+
+    Use as ``train_epochs(..., after_epoch=stopper)``, then :meth:`restore` loads the best epoch's weights.
+    ``best_epoch`` is the chosen number of epochs.
+    """
+
+    def __init__(self, model: nn.Module, score: Callable[[], float], patience: int) -> None:
+        self.model, self.score, self.patience = model, score, int(patience)
+        self.best, self.best_epoch, self._state, self._bad = -math.inf, 0, None, 0
+
+    def __call__(self, epoch: int) -> bool:
+        with torch.no_grad():
+            value = float(self.score())
+        if not math.isfinite(value):
+            value = -math.inf
+        if self._state is None or value > self.best:
+            self.best, self.best_epoch, self._bad = value, epoch, 0
+            self._state = copy.deepcopy(self.model.state_dict())
+        else:
+            self._bad += 1
+        return self._bad >= self.patience
+
+    def restore(self) -> nn.Module:
+        """Load the best epoch's weights into the model (eval mode) and return it."""
+        if self._state is not None:
+            self.model.load_state_dict(self._state)
+        return self.model.eval()
 
 
 def positive_negative_logits(model: nn.Module, positives: torch.Tensor,
