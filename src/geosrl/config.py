@@ -182,6 +182,20 @@ def choice(*values: Any, optional: bool = False) -> Check:
     return Check(f"one of {list(values)}", lambda v, key: (not isinstance(v, (list, dict)) and v in values, v), optional)
 
 
+def either(*checks: Check, optional: bool = False) -> Check:
+    """A value passing any one of ``checks`` (tried in order), e.g. ``either(choice("auto"), number(gt=0))``."""
+
+    def accept(v, key):
+        for check in checks:
+            try:
+                return True, check(v, key)
+            except ConfigError:
+                continue
+        return False, v
+
+    return Check(" or ".join(c.describe for c in checks), accept, optional)
+
+
 def list_of(item: Check, min_len: int = 1, length: int | None = None, optional: bool = False) -> Check:
     """A list (or tuple) of values passing ``item``, at least ``min_len`` long (exactly ``length`` when given)."""
     size = f"exactly {length}" if length is not None else f"at least {min_len}"

@@ -92,7 +92,7 @@ def run_task(data: FakeData, encoder: str, split: str, seed: int, config: dict, 
     if encoder in config.get("interrupt_encoders", []):
         raise KeyboardInterrupt
     s = score(encoder, split, seed)
-    metrics = {"classification": {"top1": s, "top3": min(1.0, s + 0.2), "mrr": s / 2 + 0.3, "ssi_marked": 5 + s},
+    metrics = {"classification": {"top1": s, "top3": min(1.0, s + 0.2), "mrr": s / 2 + 0.3, "ssi_local_marks": 5 + s},
                "regression": {"r2": s, "rmse": 1 - s, "morans_i_residual": s - 0.5},
                "presence_only": {"auc": s}}[data.kind]
     y_true = data.target

@@ -30,8 +30,10 @@ def test_stat_is_mean_and_sample_std():
 
 @pytest.mark.parametrize(
     "metric, direction",
-    [("top1", 1), ("r2", 1), ("auc", 1), ("rmse", -1), ("mae", -1), ("ssi_marked", -1),
+    [("top1", 1), ("r2", 1), ("auc", 1), ("rmse", -1), ("mae", -1), ("ssi_local_marks", -1),
      ("ssi_unmarked", None),  # depends on the test points only, not on the encoder: never ranked (issue 10)
+     ("ssi_isolated_frac", None), ("ssi_radius_km", None),  # the test points' too
+     ("ssi_marked", None),  # PyGBS's marked score: does not rank clustered errors as worse (issue 10), not ranked
      ("morans_i_residual", 0), ("worst_region_r2", 1), ("worst_region_rmse", -1), ("top1_image_only", 1),
      ("mrr_location_only", 1), ("ssi_cap_fraction", None)],
 )
@@ -127,7 +129,7 @@ def test_terminal_leaderboard_ranks_by_primary_metric(tmp_path: Path):
     agg, kinds = aggregate(store.iter_cell_records(run_fake(tmp_path)))
     text = report.render_leaderboard(agg, kinds)
     block = text.split("\n\n")[0].splitlines()
-    assert block[0] == "alpha · random" and "top1 ↑" in block[1] and "ssi_marked ↓" in block[1]
+    assert block[0] == "alpha · random" and "top1 ↑" in block[1] and "ssi_local_marks ↓" in block[1]
     mean = {e: np.mean([bench_fakes.score(e, "random", s) for s in (0, 1)]) for e in ("enc_a", "enc_b")}
     assert block[2].split()[1] == max(mean, key=mean.get)
 
@@ -160,12 +162,14 @@ def test_maps_zoom_to_a_regional_data_set(tmp_path: Path):
 
 
 def test_summary_is_compact_and_diagnostics_hold_every_metric():
-    metrics = {"r2": 0.5, "rmse": 0.5, "ssi_marked": 3.0, "ssi_unmarked": 2.0, "worst_region_rmse": 0.9,
-               "morans_i_residual": 0.1, "ssi_marked_degenerate_frac": 0.4}
+    metrics = {"r2": 0.5, "rmse": 0.5, "ssi_local_marks": 1.5, "ssi_marked": 3.0, "ssi_unmarked": 2.0,
+               "ssi_isolated_frac": 0.1, "worst_region_rmse": 0.9, "morans_i_residual": 0.1,
+               "ssi_marked_degenerate_frac": 0.4}
     agg, kinds = aggregate([record("a", 0, metrics), record("b", 0, dict(metrics, r2=0.6))])
     run = {"config": {"profile": "quick", "suite": "offline", "seeds": [0]}}
     summary = render_summary(agg, kinds, run)
-    assert "| encoder | seeds | r2 ↑ | rmse ↓ | ssi_marked ↓ |" in summary
+    assert "| encoder | seeds | r2 ↑ | rmse ↓ | ssi_local_marks ↓ |" in summary
+    assert "ssi_marked" not in summary and "isolated" not in summary
     assert "worst_region" not in summary and "morans_i" not in summary and "degenerate" not in summary
     diagnostics = report.render_diagnostics(agg, kinds, run)
     for name in metrics:
@@ -199,3 +203,16 @@ def test_hparams_csv_and_search_edges_are_flagged(tmp_path):
     assert "| elevation | spatial | rff | 0 | main | ⚠ lr=0.29 (high of [0.0001, 0.3]) |" in md
     assert "wrap |" not in md.split("## Search edges")[1]
     assert report.write_hparams(tmp_path / "none", [recs[2]]) is None and report.render_edges([recs[2]]) == []
+
+
+def test_tasks_run_with_target_context_are_labelled_in_the_summary():
+    clean = record("a", 0, {"top1": 0.5}, task="country", kind="classification")
+    leaky = dict(record("a", 0, {"top1": 0.9}, task="land_ocean", kind="classification"),
+                 chosen_hparams={"target_context": ["bmng_rgb"]})
+    records = [clean, leaky, dict(leaky, seed=1, chosen_hparams={"target_context": []})]
+    assert report.target_context_tasks(records) == {"land_ocean": ["bmng_rgb"]}
+    agg, kinds = aggregate(records)
+    summary = render_summary(agg, kinds, {"config": {}}, records)
+    headings = [line for line in summary.splitlines() if line.startswith("## ")]
+    assert any(h.startswith("## land_ocean") and "with target context" in h and "bmng_rgb" in h for h in headings)
+    assert not any(h.startswith("## country") and "target context" in h for h in headings)

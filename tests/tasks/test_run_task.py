@@ -11,7 +11,7 @@ from geosrl.tasks.presence_only import auc_contribution
 
 from .conftest import FAST, tiny_encoder
 
-SPATIAL = ("ssi_unmarked", "ssi_marked", "morans_i_residual")
+SPATIAL = ("ssi_unmarked", "ssi_marked", "ssi_local_marks", "ssi_isolated_frac", "morans_i_residual")
 
 
 def _check_common(res: TaskResult, n_test: int):
@@ -30,7 +30,8 @@ def test_classification_learns_and_is_deterministic(cls_data):
     m = res.metrics
     assert m["top1"] > 0.6  # chance 0.25
     assert m["top3"] >= m["top1"] and 0 < m["mrr"] <= 1
-    assert np.isfinite(m["ssi_marked"]) and "worst_region_top1" in m
+    assert np.isfinite(m["ssi_marked"]) and np.isfinite(m["ssi_local_marks"]) and "worst_region_top1" in m
+    assert 0 <= m["ssi_isolated_frac"] < 0.5 and m["ssi_radius_km"] > 0  # the radius is chosen from the test points
     assert res.chosen_hparams["lr"] in FAST["lr_grid"] and res.chosen_hparams["pos_weight"] == 4
     again = run_task(cls_data, tiny_encoder, "random", 0, FAST)
     assert again.metrics.keys() == m.keys()
@@ -142,7 +143,13 @@ def test_auc_contribution_means_equal_auc():
 def test_config_profiles_and_errors(cls_data):
     quick, full = resolve_config({}), resolve_config({"profile": "full"})
     assert quick["epochs"] < full["epochs"] and len(quick["lr_grid"]) <= len(full["lr_grid"])
-    assert resolve_config({"ssi": {"null": "two_sided"}})["ssi"]["radius_km"] == 100.0
+    assert resolve_config({"ssi": {"null": "two_sided"}})["ssi"]["radius_km"] == "auto"
+    assert resolve_config({"ssi": {"radius_km": 100}})["ssi"]["radius_km"] == 100.0
+    for bad in ("median", 0, -5.0, True):
+        with pytest.raises(ValueError, match="radius_km"):
+            resolve_config({"ssi": {"radius_km": bad}})
+    with pytest.raises(ValueError, match="isolated"):
+        resolve_config({"ssi": {"isolated": "drop"}})
     with pytest.raises(ValueError):
         resolve_config({"epoch": 3})
     with pytest.raises(ValueError):

@@ -42,13 +42,17 @@ image_cnn              {epochs 4, lr 2e-3,    {epochs 20, lr 1e-3,   small CNN g
 image_clf              {epochs 30, lr 1e-2}   {epochs 100, lr 1e-2}  softmax probe on image features when
                                                                      they are not already probabilities
 eval_batch_size        4096                   4096                   rows per evaluation forward/rank chunk
-ssi                    {radius_km 100, k 4,   same but               geo-bias settings (metrics.geo_bias_ssi).
-                       null "two_sided",      max_centres 10000      "two_sided" = PyGBS HEAD; "pdf"
-                       max_centres 1000,                             (TorchSpatial) is degenerate (σ = 0 →
-                       legacy_cap False}                             NaN) at every centre with a single point
-                                                                     within 100 km, i.e. on most sparse global
-                                                                     test sets; set "pdf" to compare with the
-                                                                     TorchSpatial tables
+ssi                    {radius_km "auto",     same but               geo-bias settings (metrics.geo_bias_ssi).
+                       min_neighbours 4,      max_centres 10000      radius "auto": the median test point has
+                       isolated "exclude",                           ≥ min_neighbours others within it (a fixed
+                       k 4, null "two_sided",                        100 km leaves 54–89 % of the offline test
+                       max_centres 1000,                             points isolated, each scoring one
+                       legacy_cap False}                             constant); isolated centres are left out
+                                                                     and counted (ssi_isolated_frac); the
+                                                                     ranked score is ssi_local_marks.
+                                                                     "two_sided" = PyGBS HEAD; "pdf"
+                                                                     (TorchSpatial) is degenerate (σ = 0 → NaN)
+                                                                     at a centre with a single neighbour
 worst_region           {nside None (auto),    same                   equal-area cells of worst_region_<metric>
                        min_count 30}
 morans_k               8                      8                      k of Moran's I of residuals
@@ -108,7 +112,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..config import (ConfigError, boolean, check_config, choice, integer, list_of, mapping, merge_config, number)
+from ..config import (ConfigError, boolean, check_config, choice, either, integer, list_of, mapping, merge_config,
+                      number)
 from ..splits import (density_nside, healpix_cell_side_km, make_split, nside_for_block_km, split_distances,
                       stratified_nside)
 
@@ -144,7 +149,8 @@ QUICK: dict[str, Any] = {
     "image_cnn": {"epochs": 4, "lr": 2e-3, "width": 16, "batch_size": 256},
     "image_clf": {"epochs": 30, "lr": 1e-2},
     "eval_batch_size": 4096,
-    "ssi": {"radius_km": 100.0, "k": 4, "null": "two_sided", "max_centres": 1000, "legacy_cap": False},
+    "ssi": {"radius_km": "auto", "min_neighbours": 4, "isolated": "exclude", "k": 4, "null": "two_sided",
+            "max_centres": 1000, "legacy_cap": False},
     "worst_region": {"nside": None, "min_count": 30},
     "morans_k": 8,
     "split": {"fractions": [0.7, 0.15, 0.15], "block_km": None, "block_points": 20, "stratify": None,
@@ -196,8 +202,9 @@ SCHEMA = {
     "image_cnn": {"epochs": _POSITIVE, "lr": number(gt=0), "width": _POSITIVE, "batch_size": _POSITIVE},
     "image_clf": {"epochs": _POSITIVE, "lr": number(gt=0)},
     "eval_batch_size": _POSITIVE,
-    "ssi": {"radius_km": number(gt=0), "k": _POSITIVE, "null": choice("two_sided", "pdf"), "max_centres": _POSITIVE,
-            "legacy_cap": boolean()},
+    "ssi": {"radius_km": either(choice("auto"), number(gt=0)), "min_neighbours": _POSITIVE,
+            "isolated": choice("exclude", "score"), "k": _POSITIVE, "null": choice("two_sided", "pdf"),
+            "max_centres": _POSITIVE, "legacy_cap": boolean()},
     "worst_region": {"nside": integer(min=1, optional=True), "min_count": _POSITIVE},
     "morans_k": _POSITIVE, "split": SPLIT_SCHEMA, "geo_bias": boolean(), "knn_k_grid": list_of(_POSITIVE),
     "classification_loss": choice("auto", "geoprior", "softmax"), "softmax_alongside": boolean(),
