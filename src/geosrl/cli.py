@@ -25,6 +25,9 @@ from typing import Callable, Sequence
 
 from geosrl.bench.config import PROFILES
 
+#: ``geosrl pretrain --profile`` choices (geosrl.pretrain.train.PRETRAIN_PROFILES; imported lazily, checked by a test)
+PRETRAIN_PROFILE_NAMES = ("quick", "full", "satclip", "satclip_bounded")
+
 __all__ = ["build_parser", "main"]
 
 Log = Callable[[str], None]
@@ -89,7 +92,7 @@ def build_parser() -> argparse.ArgumentParser:
     pretrain.add_argument("--config", help="TOML or JSON file with the keys of resolve_pretrain_config "
                                            "(top level or under [pretrain])")
     pretrain.add_argument("--out", help="output folder (default: runs/pretrain-<profile>); reuse it to resume")
-    pretrain.add_argument("--profile", choices=("quick", "full"), help="override the config's profile")
+    pretrain.add_argument("--profile", choices=PRETRAIN_PROFILE_NAMES, help="override the config's profile")
     pretrain.add_argument("--device", help="cpu, cuda or auto")
     pretrain.add_argument("--no-resume", action="store_true", help="ignore finished epochs in the output folder")
     return parser

@@ -227,3 +227,11 @@ def test_a_card_made_before_a_stricter_declaration_is_checked_with_it():
         "land_ocean": ["bmng_rgb"], "country": []}
     with pytest.raises(ConfigError, match="land_ocean"):
         check_target_contexts(["land_ocean"], old_card)
+
+
+def test_cli_offers_every_pretraining_profile():
+    from geosrl.cli import PRETRAIN_PROFILE_NAMES
+    from geosrl.pretrain.train import PRETRAIN_PROFILES
+
+    assert set(PRETRAIN_PROFILE_NAMES) == set(PRETRAIN_PROFILES)
+    build_parser().parse_args(["pretrain", "--profile", "satclip_bounded"])
