@@ -216,3 +216,20 @@ def test_tasks_run_with_target_context_are_labelled_in_the_summary():
     headings = [line for line in summary.splitlines() if line.startswith("## ")]
     assert any(h.startswith("## land_ocean") and "with target context" in h and "bmng_rgb" in h for h in headings)
     assert not any(h.startswith("## country") and "target context" in h for h in headings)
+
+
+def test_prediction_surfaces_are_stored_for_the_lowest_seed_and_merged(tmp_path: Path):
+    from geosrl.bench.maps import grid_path, read_grid
+    from geosrl.bench.merge import merge_results
+
+    out = run_fake(tmp_path)
+    grids = sorted(p.stem for p in (out / "grids").glob("*.npz"))
+    assert grids == ["beta__enc_a__random__s0", "beta__enc_b__random__s0"]  # regression only, seed 0 only
+    grid = read_grid(grid_path(out, grids[0]))
+    assert grid["values"].shape == (len(grid["lat"]), len(grid["lon"]))
+    assert np.allclose(grid["values"], (grid["lat"][:, None] / 90.0 + bench_fakes.score("enc_a", "random", 0))
+                       * np.ones_like(grid["lon"])[None, :], atol=1e-5)
+    merged = tmp_path / "merged"
+    merged.mkdir()
+    merge_results(merged, [out])
+    assert grid_path(merged, grids[0]).read_bytes() == grid_path(out, grids[0]).read_bytes()

@@ -40,3 +40,15 @@ def test_map_with_a_surface_differs_from_points_alone(tmp_path, kind):
     plot_predictions_map(drawn, pred, kind, "t", grid={"lon": surface["lon"].values, "lat": surface["lat"].values,
                                                        "values": surface.values})
     assert drawn.read_bytes()[:4] == b"\x89PNG" and drawn.read_bytes() != plain.read_bytes()
+
+
+def test_presence_only_scores_are_mapped_as_relative_suitability():
+    from geosrl.bench.maps import relative_suitability
+
+    scores = np.array([0.98, 0.99, 0.995, 1.0])  # SINR-style probabilities: all near 1
+    grid = {"lon": np.array([0.0, 1.0]), "lat": np.array([1.0, 0.0]), "values": np.array([[0.97, 0.98], [0.99, 1.0]])}
+    scaled, scaled_grid = relative_suitability(scores, grid)
+    assert scaled.min() >= 0 and scaled.max() <= 1 and np.all(np.diff(scaled) >= 0)  # order kept, range spread
+    assert scaled_grid["values"].min() == 0.0 and scaled_grid["values"].max() == 1.0
+    alone, none = relative_suitability(scores, None)
+    assert none is None and alone[0] == 0.0 and alone[-1] == 1.0

@@ -69,6 +69,9 @@ def test_regression_learns(reg_data):
     assert m["rmse"] >= m["mae"] > 0
     assert "worst_region_rmse" in m
     assert np.allclose(res.predictions["abs_error"], np.abs(res.predictions["y_true"] - res.predictions["y_pred"]))
+    # the prediction surface is the chosen model: at the test points it gives the test predictions
+    test_ll = np.stack([res.predictions["lon"], res.predictions["lat"]], 1)
+    assert np.allclose(res.surface(test_ll), res.predictions["y_pred"], rtol=1e-5, atol=1e-4)
 
 
 def test_regression_with_image_features_reports_three_variants(reg_data):
@@ -80,6 +83,8 @@ def test_regression_with_image_features_reports_three_variants(reg_data):
         assert np.isfinite(res.metrics["r2" + suffix])
     assert res.metrics["r2_image_only"] > 0.2
     assert "y_pred_image_only" in res.predictions
+    test_ll = np.stack([res.predictions["lon"], res.predictions["lat"]], 1)  # the surface is location-only
+    assert np.allclose(res.surface(test_ll), res.predictions["y_pred_location_only"], rtol=1e-5, atol=1e-4)
 
 
 def test_presence_only_learns(po_data):
@@ -89,6 +94,8 @@ def test_presence_only_learns(po_data):
     assert res.metrics["auc"] > 0.75  # chance 0.5
     assert res.chosen_hparams["negatives"] in ("uniform", "background")
     assert {t["negatives"] for t in res.info["val_trials"]} == {"uniform", "background"}
+    test_ll = np.stack([res.predictions["lon"], res.predictions["lat"]], 1)
+    assert np.allclose(res.surface(test_ll), res.predictions["y_pred"], rtol=1e-5, atol=1e-6)
 
 
 def test_imagery_fusion_variants(img_data):

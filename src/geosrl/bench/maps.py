@@ -39,7 +39,7 @@ def write_maps(out: Path, best: dict[tuple[str, str], tuple[str, str]], kinds: d
         csv_path = store.predictions_path(out, record["cell_id"])
         if not csv_path.is_file():
             continue
-        title = (f"{task} · {split} split · best: {encoder} (seed {seed}, "
+        title = (f"{task} · {split} split · best encoder: {encoder} (seed {seed}, "
                  f"{primary} = {record['metrics'][primary]:.4g})")
         path = out / "maps" / f"{store.safe_name(task)}__{store.safe_name(split)}.png"
         grid_file = grid_path(out, record["cell_id"])
@@ -100,6 +100,9 @@ def plot_predictions_map(path: Path, pred: dict[str, np.ndarray], kind: str, tit
 
     fig, (ax_pred, ax_err) = plt.subplots(1, 2, figsize=(15, 4.4), constrained_layout=True)
     lon, lat, y_true, y_pred = pred["lon"], pred["lat"], pred["y_true"], pred["y_pred"]
+    if kind == "presence_only":  # presence-only scores rank locations; they are not calibrated probabilities
+        y_pred, grid = relative_suitability(y_pred, grid)
+        target_name = "relative suitability (scaled score)"
     if grid is not None:
         _plot_surface(ax_pred, grid, kind, y_true)
     if kind == "classification":
@@ -116,6 +119,21 @@ def plot_predictions_map(path: Path, pred: dict[str, np.ndarray], kind: str, tit
     fig.savefig(tmp, dpi=110)
     plt.close(fig)
     tmp.replace(path)
+
+
+def relative_suitability(scores: np.ndarray, grid: dict[str, np.ndarray] | None
+                         ) -> tuple[np.ndarray, dict[str, np.ndarray] | None]:
+    """Presence-only scores (and the grid's) scaled to [0, 1] between the 1st and 99th percentile of the surface
+    (of the test scores without one), so a map shows where the model ranks locations high: a presence-only
+    loss such as SINR's up-weights presences, and its probabilities sit near 1 everywhere."""
+    reference = grid["values"] if grid is not None else scores
+    low, high = np.nanpercentile(reference, [1, 99])
+    span = high - low if high > low else 1.0
+
+    def scale(x: np.ndarray) -> np.ndarray:
+        return np.clip((np.asarray(x, np.float64) - low) / span, 0.0, 1.0)
+
+    return scale(scores), (None if grid is None else {**grid, "values": scale(grid["values"])})
 
 
 def _plot_surface(ax: Any, grid: dict[str, np.ndarray], kind: str, y_true: np.ndarray) -> None:

@@ -9,6 +9,7 @@ from pathlib import Path
 from ..files import atomic_write
 from . import store
 from .config import ConfigError
+from .maps import grid_path
 
 __all__ = ["MergeOutcome", "merge_results"]
 
@@ -68,6 +69,8 @@ def _merge_cell(out: Path, src: Path, path: Path, outcome: MergeOutcome) -> None
         outcome.duplicates += 1
         return
     _atomic_copy(store.predictions_path(src, path.stem), store.predictions_path(out, path.stem))
+    if grid_path(src, path.stem).is_file():  # the prediction surface, when the protocol has one
+        _atomic_copy(grid_path(src, path.stem), grid_path(out, path.stem))
     _atomic_copy(path, target)
     outcome.copied += 1
 

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from . import store
-from .maps import write_bar_charts, write_maps
+from .maps import BASELINE_ROWS, write_bar_charts, write_maps
 
 __all__ = [
     "HPARAMS_COLUMNS",
@@ -476,7 +476,8 @@ def write_reports(out: Path, run: dict[str, Any], maps: bool = True) -> tuple[Ag
         best, bars, primaries = {}, {}, {}
         for (task, split), table in agg.items():
             primary = primary_metric(kinds[task], metric_columns(table))
-            best[(task, split)] = (ranked_encoders(table, primary)[0], primary)
+            ranked = ranked_encoders(table, primary)  # the map shows the best encoder (its prediction surface)
+            best[(task, split)] = ([e for e in ranked if e not in BASELINE_ROWS] or ranked)[0], primary
             primaries[task] = primary
             bars.setdefault(task, {})[split] = {enc: (ms[primary].mean, ms[primary].std, ms[primary].n)
                                                 for enc, ms in table.items() if primary in ms}

@@ -218,11 +218,26 @@ def execute_cell(cell: Cell, data: Any, config: BenchConfig, out: Path, backend:
                                   device=device_for(config), **extra)
         record = _cell_record(cell, data, config, result, time.perf_counter() - start)
         store.write_cell(out, cell, record, result.predictions)
+        if getattr(result, "surface", None) is not None and cell.seed == min(config.seeds):
+            write_surface(out, cell, data, result.surface)
     except Exception:
         error = traceback.format_exc()
         store.write_failure(out, cell, error)
         return {"status": "failed", "seconds": time.perf_counter() - start, "error": error.strip().splitlines()[-1]}
     return {"status": "ok", "seconds": record["wall_seconds"], "metrics": record["metrics"]}
+
+
+def write_surface(out: Path, cell: Cell, data: Any, surface: Callable) -> None:
+    """The cell's prediction surface on the map grid (:func:`geosrl.bench.maps.grid_extent`: the data's box
+    when regional, else the globe; 360 cells on the long side), drawn under the test points by the maps."""
+    import numpy as np
+
+    from ..maps import predict_grid
+    from .maps import grid_extent, write_grid
+
+    lonlat = np.asarray(data.lonlat, dtype=np.float64)
+    extent, resolution = grid_extent(lonlat[np.isfinite(lonlat).all(axis=1)])
+    write_grid(out, cell.cell_id, predict_grid(surface, extent, resolution))
 
 
 def _cell_record(cell: Cell, data: Any, config: BenchConfig, result: Any, seconds: float) -> dict[str, Any]:

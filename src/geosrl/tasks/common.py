@@ -247,6 +247,9 @@ class TaskResult:
         predictions: per-test-sample columns, each ``(N_test,)``: ``lon, lat, y_true, y_pred`` + extras.
         chosen_hparams: the hyper-parameters picked on validation, and the fixed ones that matter.
         train_seconds: wall time of all training (every trial), seconds.
+        surface: the chosen location-only model as a function ``(n, 2)`` (lon, lat) degrees → ``(n,)``
+            predictions (presence probability, regression value), for prediction maps; ``None`` where the
+            protocol has no single location-only surface (classification, image-only). Not stored in cells.
     """
 
     metrics: dict[str, float]
@@ -255,6 +258,7 @@ class TaskResult:
     chosen_hparams: dict
     train_seconds: float
     info: dict = field(default_factory=dict)
+    surface: Callable[[np.ndarray], np.ndarray] | None = None
 
 
 def resolve_split(data, split, seed: int, cfg: dict) -> tuple[str, dict[str, np.ndarray]]:

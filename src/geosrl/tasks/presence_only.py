@@ -184,4 +184,5 @@ def run_presence_only(data, encoder, split_name: str, idx: dict[str, np.ndarray]
           "tuned": {**outcome.params, "epochs": kept}, "sampler": outcome.sampler,
           "search": edge_rows(outcome, cfg, "", kept if stopping else None, epochs)}
     return TaskResult(metrics=suffixed(metrics), val_metrics={"auc": val_auc}, predictions=preds, chosen_hparams=hp,
+                      surface=lambda ll: _sigmoid(_predict(model, ll, cfg, device)),
                       train_seconds=timer.seconds, info={"val_trials": trials})

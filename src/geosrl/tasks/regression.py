@@ -146,7 +146,7 @@ def run_regression(data, encoder, split_name: str, idx: dict[str, np.ndarray], s
         return (ll_all[rows], None if feats is None else feats[rows])
 
     timer = Timer()
-    chosen, val_metrics, test_pred, trials, search_rows = {}, {}, {}, [], []
+    chosen, val_metrics, test_pred, trials, search_rows, models = {}, {}, {}, [], [], {}
     y_val_std = (y[val] - y_mean) / y_std
     for v in variants:
         loc_encoder = None if v == "_image_only" else encoder
@@ -170,6 +170,7 @@ def run_regression(data, encoder, split_name: str, idx: dict[str, np.ndarray], s
         search_rows += edge_rows(outcome, cfg, v, epochs if cfg["patience"] is not None else None, int(cfg["epochs"]))
         val_metrics.update({k + v: val for k, val in vm.items()})
         test_pred[v] = _predict(model, sets(test), v != "_image_only", use_img, cfg) * y_std + y_mean
+        models[v] = model
 
     y_test, ll_test = y[test], lonlat[test]
     by_variant = {v: M.regression_metrics(y_test, p) for v, p in test_pred.items()}
@@ -194,5 +195,11 @@ def run_regression(data, encoder, split_name: str, idx: dict[str, np.ndarray], s
           "target_mean": y_mean, "target_std": y_std,
           "tuned": {f"{k}{v}": val for v in variants for k, val in chosen[v].items()}, "search": search_rows,
           "sampler": outcome.sampler}
+    location_only = models.get("_location_only" if feats is not None else "")
+
+    def surface(ll: np.ndarray) -> np.ndarray:
+        return _predict(location_only, (lonlat_tensor(ll, device), None), True, False, cfg) * y_std + y_mean
+
     return TaskResult(metrics=suffixed(by_variant), val_metrics=val_metrics, predictions=preds, chosen_hparams=hp,
+                      surface=surface,
                       train_seconds=timer.seconds, info={"val_trials": trials})
