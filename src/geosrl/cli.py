@@ -108,6 +108,9 @@ def _add_bench_options(bench: argparse.ArgumentParser) -> None:
                        help="tasks to run, space- or comma-separated (default: the profile's)")
     bench.add_argument("--encoders", nargs="+", type=_names, action="extend",
                        help="encoders to run, space- or comma-separated (default: the profile's)")
+    bench.add_argument("--imports", nargs="+", type=_names, action="extend",
+                       help="your modules or .py files that register encoders, space- or comma-separated "
+                            "([bench] imports; installed packages can use the geosrl.encoders entry points)")
     bench.add_argument("--seeds", type=_positive, help="number of seeds 0..N-1")
     bench.add_argument("--splits", type=_names_flat, help="comma-separated subset of random,spatial (locbench also: published)")
     bench.add_argument("--out", type=Path, help="result folder (default: results/<timestamp>/); reuse it to resume")
@@ -186,6 +189,7 @@ def bench_overrides(args: argparse.Namespace) -> dict[str, object]:
         "suite": args.suite,
         "tasks": _flatten(args.tasks),
         "encoders": _flatten(args.encoders),
+        "imports": _flatten(args.imports),
         "seeds": args.seeds,
         "splits": args.splits,
         "device": args.device,

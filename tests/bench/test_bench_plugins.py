@@ -61,3 +61,43 @@ def test_broken_or_missing_plugin_is_one_error_line(tmp_path, capsys):
     plugin.unlink()
     assert main(["bench", "--config", str(config), "--out", str(tmp_path / "o2")]) == 2
     assert "no file" in capsys.readouterr().err
+
+
+def _run_bench(args, tmp_path, env=None):
+    import os
+
+    return subprocess.run([sys.executable, "-m", "geosrl.cli", "bench", *args, "--cache-dir", str(tmp_path / "cache")],
+                          capture_output=True, text=True, timeout=300, env={**os.environ, **(env or {})})
+
+
+def test_installed_package_with_an_entry_point_is_benchmarked_without_config(tmp_path):
+    """A tiny installed plug-in package (its .dist-info declares a geosrl.encoders entry point) is imported by
+    every geosrl bench: its encoder is available by name."""
+    name = f"pkg_harmonics_{uuid.uuid4().hex[:8]}"
+    site = tmp_path / "site"
+    (site / "my_geo_plugin").mkdir(parents=True)
+    (site / "my_geo_plugin" / "__init__.py").write_text(PLUGIN.format(name=name))
+    info = site / "my_geo_plugin-0.1.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: my-geo-plugin\nVersion: 0.1\n")
+    (info / "entry_points.txt").write_text(f"[geosrl.encoders]\n{name} = my_geo_plugin\n")
+    _, config = write(tmp_path, name, 1)
+    config.write_text(config.read_text().replace(f'imports = ["{tmp_path / "my_encoders.py"}"]\n', ""))
+    assert "imports" not in config.read_text()
+    out = tmp_path / "out"
+    done = _run_bench(["--config", str(config), "--out", str(out)], tmp_path, {"PYTHONPATH": str(site)})
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert name in (out / "leaderboard.csv").read_text()
+    # without the package installed the name is unknown: one error line
+    done = _run_bench(["--config", str(config), "--out", str(tmp_path / "o2")], tmp_path)
+    assert done.returncode == 2 and name in done.stderr and "Traceback" not in done.stderr
+
+
+def test_imports_on_the_command_line(tmp_path):
+    name = f"cli_harmonics_{uuid.uuid4().hex[:8]}"
+    plugin, config = write(tmp_path, name, 1)
+    config.write_text(config.read_text().replace(f'imports = ["{plugin}"]\n', ""))
+    out = tmp_path / "out"
+    done = _run_bench(["--config", str(config), "--imports", str(plugin), "--out", str(out)], tmp_path)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert name in (out / "leaderboard.csv").read_text()

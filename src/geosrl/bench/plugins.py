@@ -12,8 +12,12 @@ A plugin is ordinary Python that registers its classes on import, e.g. ``my_enco
         def encode(self, lonlat, dtype):          # (..., 2) degrees, already checked → (..., 8)
             ...
 
-and ``geosrl bench --config my.toml`` with ``[bench] imports = ["my_encoders.py"]`` and ``encoders =
-["my_fourier", "sphere2vec_spherec_plus"]`` ranks it beside the built-in ones. The plugins are imported in the
+and ``geosrl bench --config my.toml`` with ``[bench] imports = ["my_encoders.py"]`` (or ``geosrl bench --imports
+my_encoders.py``) and ``encoders = ["my_fourier", "sphere2vec_spherec_plus"]`` ranks it beside the built-in ones.
+
+An installed package can instead declare its module in the ``geosrl.encoders`` entry-point group
+(``pyproject.toml``: ``[project.entry-points."geosrl.encoders"] my_fourier = "my_package.encoders"``); every
+``geosrl bench`` imports the modules of that group, so its encoders are available by name with no config. The plugins are imported in the
 main process before the grid is built and in every worker process (``--workers``); they run with your
 permissions, like any code you import.
 """
@@ -22,22 +26,32 @@ from __future__ import annotations
 
 import hashlib
 import importlib
+import importlib.metadata
 import importlib.util
 import sys
 from pathlib import Path
 
 from ..config import ConfigError
 
-__all__ = ["load_plugins"]
+__all__ = ["ENTRY_POINT_GROUP", "installed_plugins", "load_plugins"]
+
+#: entry-point group of installed packages that register location encoders on import
+ENTRY_POINT_GROUP = "geosrl.encoders"
+
+
+def installed_plugins() -> list[str]:
+    """Module names declared in the :data:`ENTRY_POINT_GROUP` entry points of the installed packages."""
+    return sorted({ep.module for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP)})
 
 
 def load_plugins(imports: list[str]) -> None:
-    """Import every module name or ``.py`` path of ``imports`` (each once per process).
+    """Import the installed plugins (:func:`installed_plugins`), then every module name or ``.py`` path of
+    ``imports`` (each once per process).
 
     Raises:
         ConfigError: a module cannot be found or raises while importing (the message names it and the error).
     """
-    for name in imports:
+    for name in [*installed_plugins(), *imports]:
         try:
             if name.endswith(".py"):
                 _import_file(Path(name))
