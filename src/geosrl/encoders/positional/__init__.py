@@ -4,6 +4,8 @@ Importing this package registers all of them in :data:`geosrl.encoders.registry.
 """
 
 from . import direct, geoclip, rbf, rff, space2vec, sphere2vec, spherical_harmonics, tile, wrap, xyz  # noqa: F401
-from .base import PositionEncoding, geometric_frequencies, legacy_single_scale_frequencies, sin_of, sinusoids
+from .base import (PositionEncoding, SinusoidEncoding, geometric_frequencies, legacy_single_scale_frequencies, sin_of,
+                   sin_turns)
 
-__all__ = ["PositionEncoding", "geometric_frequencies", "legacy_single_scale_frequencies", "sin_of", "sinusoids"]
+__all__ = ["PositionEncoding", "SinusoidEncoding", "geometric_frequencies", "legacy_single_scale_frequencies", "sin_of",
+           "sin_turns"]

@@ -9,17 +9,27 @@ import torch
 from torch import nn
 
 from ...coords import check_lonlat_shape, validate_lonlat
+from ..kernels import kernel_usable
 from ._checks import check_count, check_flag, check_order, check_positive
 
-__all__ = ["PositionEncoding", "available_memory", "geometric_frequencies", "legacy_single_scale_frequencies",
-           "sin_of", "sinusoids", "CHUNK_BYTES", "HALF_PI"]
+__all__ = ["PositionEncoding", "SinusoidEncoding", "available_memory", "geometric_frequencies",
+           "legacy_single_scale_frequencies", "sin_of", "sin_radians_into", "sin_turns", "sin_turns_into", "CHUNK_BYTES", "HALF_PI",
+           "SINUSOID_CHUNK_BYTES", "TWO_PI"]
 
 HALF_PI = 0.5 * math.pi
+
+TWO_PI = 2.0 * math.pi
 
 #: bytes of one float64 ``(rows, output_dim)`` block: large inputs are encoded in chunks of that many
 #: rows, so an encoding's float64 temporaries (phases, partial products) stay a few such blocks
 #: whatever N, and the peak memory of a call is its output plus a few tens of MB
 CHUNK_BYTES = 16 * 2**20
+
+#: bytes of the float64 phase block of :class:`SinusoidEncoding`'s eager fast path: small enough that
+#: the phase, its float32 cast and the sines of a block stay in the CPU's cache between the four
+#: passes (measured on the 2-core AMD EPYC: 2 MiB is as fast as any size from 1 to 4 MiB and 1.3–1.5×
+#: faster than 16 MiB)
+SINUSOID_CHUNK_BYTES = 2 * 2**20
 
 
 class PositionEncoding(nn.Module):
@@ -51,31 +61,46 @@ class PositionEncoding(nn.Module):
         float64 coordinates with ``dtype=torch.float32`` give float32 features at float64 phase accuracy,
         with the trigonometry done in float32 (the fast path ``create_encoder`` uses for float32 networks).
 
-        Large inputs are encoded ``CHUNK_BYTES // (8·output_dim)`` rows at a time into one preallocated
-        output (when no gradient is needed), so the peak memory stays close to the output's size; an
-        output larger than the free memory of its device raises :class:`MemoryError` before anything
-        is allocated.
+        Without autograd, inputs are encoded :meth:`_chunk_rows` rows at a time into one preallocated
+        output, so the peak memory stays close to the output's size; an output larger than the free
+        memory of its device raises :class:`MemoryError` before anything is allocated. Under
+        ``torch.compile`` the whole input goes through :meth:`encode` in one piece (the compiler fuses
+        it into one loop that needs no temporaries).
         """
         check_lonlat_shape(lonlat)
         if self.validate:
             validate_lonlat(lonlat)
         dtype = lonlat.dtype if dtype is None else dtype
-        n = lonlat.numel() // 2
-        rows = max(1, CHUNK_BYTES // (8 * max(self.output_dim, 2)))
-        if n <= rows:
+        if torch.compiler.is_compiling():
             return self.encode(lonlat, dtype)
-        self._check_output_fits(n, dtype, lonlat.device)
+        n = lonlat.numel() // 2
+        rows = self._chunk_rows()
+        if n <= rows and not self.chunks_small_inputs:
+            return self.encode(lonlat, dtype)
         if torch.is_grad_enabled() and (lonlat.requires_grad or any(p.requires_grad for p in self.parameters())):
             return self.encode(lonlat, dtype)  # autograd keeps its saved tensors anyway
-        flat = lonlat.reshape(n, 2)
+        self._check_output_fits(n, dtype, lonlat.device)
         out = torch.empty(n, self.output_dim, dtype=dtype, device=lonlat.device)
-        for start in range(0, n, rows):
-            out[start:start + rows] = self.encode(flat[start:start + rows], dtype)
+        self._encode_into(lonlat.reshape(n, 2), out, rows)
         return out.reshape(*lonlat.shape[:-1], self.output_dim)
+
+    #: whether :meth:`forward` runs :meth:`_encode_into` even when the input fits in one chunk
+    chunks_small_inputs = False
+
+    def _chunk_rows(self) -> int:
+        """Rows per chunk: ``CHUNK_BYTES`` of float64 output."""
+        return max(1, CHUNK_BYTES // (8 * max(self.output_dim, 2)))
+
+    def _encode_into(self, flat: torch.Tensor, out: torch.Tensor, rows: int) -> None:
+        """Encode ``flat`` ``(n, 2)`` into ``out`` ``(n, output_dim)``, ``rows`` rows at a time."""
+        for start in range(0, flat.shape[0], rows):
+            out[start:start + rows] = self.encode(flat[start:start + rows], out.dtype)
 
     def _check_output_fits(self, n: int, dtype: torch.dtype, device: torch.device) -> None:
         """Raise :class:`MemoryError` when an ``(n, output_dim)`` output cannot fit in ``device``'s free memory."""
         row_bytes = self.output_dim * dtype.itemsize
+        if n * row_bytes <= CHUNK_BYTES:  # small outputs: not worth reading /proc/meminfo on every call
+            return
         free = available_memory(device)
         if free is None or n * row_bytes + 2 * CHUNK_BYTES <= free:
             return
@@ -168,19 +193,143 @@ def sin_of(phase: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
     return out if dtype == torch.float64 else out.to(dtype)
 
 
-def sinusoids(coords: torch.Tensor, weight: torch.Tensor, offset: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
-    """``sin(coords @ weight + offset)`` in ``dtype``: ``(..., C)`` → ``(..., D)``.
+def sin_turns(inputs: torch.Tensor, turn_weight: torch.Tensor, turn_offset: torch.Tensor,
+              dtype: torch.dtype) -> torch.Tensor:
+    """``sin(2π·(inputs @ turn_weight + turn_offset))`` in ``dtype``: ``(R, C)`` float64 → ``(R, F)``.
 
-    ``weight`` ``(C, D)`` and ``offset`` ``(D,)`` are float64; the phase is one float64 matmul.
-    Cosines are columns with offset π/2 (the π/2 added in float64: error ≤ one ulp of the phase), so an
-    encoding lays out its whole output, in its final column order, as one contiguous phase matrix —
-    no stacking or interleaving copies, which cost more than the sines on CPU.
+    For float32 (or narrower) output the phase is formed in float64 *turns* (whole periods), reduced
+    exactly to ``(−1, 1)`` by ``frac`` (``t − trunc(t)`` is exact in binary floating point), and only
+    then cast to ``dtype`` for the sine: a float32 sine of an argument below 2π in magnitude, so the
+    error is a few float32 ulps (≤ 5·10⁻⁷ absolute) whatever the phase — 10⁶ rad as well as 10⁻⁶.
+    For float64 output the phase is formed in radians and the float64 sine, which reduces its argument
+    exactly, takes it directly. Differentiable (``frac`` passes the gradient through) and written so
+    that ``torch.compile`` fuses it into one loop.
     """
-    flat = coords.to(torch.float64).reshape(-1, coords.shape[-1])
-    # the offset rides along as a row of the weight against a column of ones: one plain matmul,
-    # several times faster on CPU than addmm's broadcast copy of the bias into the output
-    flat = torch.cat([flat, flat.new_ones(flat.shape[0], 1)], dim=1)
-    phase = flat @ torch.cat([weight, offset.unsqueeze(0)], dim=0)
-    # without autograd the sine overwrites the phase (one float64 block less)
-    out = sin_of(phase, dtype) if phase.requires_grad else phase.sin_().to(dtype)
-    return out.reshape(*coords.shape[:-1], weight.shape[-1])
+    if dtype == torch.float64:  # the float64 sine reduces its argument exactly itself
+        return _affine(inputs, turn_weight * TWO_PI, turn_offset * TWO_PI).sin()
+    return (torch.frac(_affine(inputs, turn_weight, turn_offset)) * TWO_PI).to(dtype).sin()
+
+
+def _affine(inputs: torch.Tensor, weight: torch.Tensor, offset: torch.Tensor) -> torch.Tensor:
+    """``inputs @ weight + offset`` ``(R, C)`` → ``(R, F)`` as C elementwise multiply-adds (C ≤ 3), not a
+    matmul: ``torch.compile`` fuses them with the sine into one loop (a matmul stays an opaque BLAS call
+    that writes the whole float64 phase to memory first, which made compiled code slower than eager)."""
+    out = offset + inputs[:, :1] * weight[0]
+    for c in range(1, inputs.shape[1]):
+        out = out + inputs[:, c:c + 1] * weight[c]
+    return out
+
+
+def sin_turns_into(inputs: torch.Tensor, turn_weight: torch.Tensor, turn_offset: torch.Tensor,
+                   phase: torch.Tensor, cast: torch.Tensor, out: torch.Tensor) -> None:
+    """:func:`sin_turns` for float32 (or narrower) output without autograd and without allocating:
+    ``phase`` ``(R, F)`` float64 and ``cast`` ``(R, F)`` in ``out``'s dtype are scratch blocks, ``out``
+    ``(R, F)`` receives the sines. Four passes over a cache-sized block: phase, ``frac``, ``2π·r``
+    rounded once from float64 into ``cast``, sine."""
+    torch.addmm(turn_offset, inputs, turn_weight, out=phase)
+    phase.frac_()
+    torch.mul(phase, TWO_PI, out=cast)
+    torch.sin(cast, out=out)
+
+
+def sin_radians_into(inputs: torch.Tensor, weight: torch.Tensor, offset: torch.Tensor, out: torch.Tensor) -> None:
+    """Float64 output: ``sin(inputs @ weight + offset)`` (radians) written into ``out`` ``(R, F)`` in two
+    passes; the float64 sine reduces its argument exactly itself, so no ``frac`` pass is needed."""
+    torch.addmm(offset, inputs, weight, out=out)
+    out.sin_()
+
+
+class SinusoidEncoding(PositionEncoding):
+    """An encoding whose every column is a sine of an affine phase of a few float64 inputs, or the
+    product of two such sines (the multi-scale encodings).
+
+    A subclass registers its *factors* with :meth:`register_factors` — ``F`` sines
+    ``sin(2π·(x @ W + b))`` of the inputs ``x = phase_inputs(lonlat)`` ``(..., C)``, ``W`` ``(C, F)``
+    and ``b`` ``(F,)`` in turns — and, unless the factors are the output itself, a column table
+    ``(output_dim, 2)`` of factor indices (−1: no second factor) and a strided :meth:`combine`. Each
+    distinct sine is computed once per point (:attr:`sines_per_point`).
+
+    Eager calls without autograd run through :func:`sin_turns_into`, a cache-sized block of rows at a
+    time (``SINUSOID_CHUNK_BYTES``) written straight into the output — on CUDA with Triton installed,
+    through one fused kernel (:mod:`geosrl.encoders.kernels.sinusoid`); ``torch.compile`` and
+    autograd run :meth:`encode`, the same arithmetic as one expression.
+    """
+
+    chunks_small_inputs = True
+    #: the factors are the output columns, in order (no :meth:`combine` step)
+    factors_are_output = True
+
+    def register_factors(self, turn_weight: torch.Tensor, turn_offset: torch.Tensor,
+                         columns: torch.Tensor | None = None) -> None:
+        """Register the factor sines (``turn_weight`` ``(C, F)``, ``turn_offset`` ``(F,)``, float64 turns)
+        and, when the output is not the factors themselves, the column table ``(output_dim, 2)``."""
+        self.register_float64("turn_weight", turn_weight)
+        self.register_float64("turn_offset", turn_offset)
+        self.factors_are_output = columns is None
+        if columns is not None:
+            self.register_buffer("columns", torch.as_tensor(columns, dtype=torch.long), persistent=False)
+
+    def factor_weights(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """The factors' float64 ``(C, F)`` weight and ``(F,)`` offset, in turns."""
+        return self.turn_weight, self.turn_offset
+
+    @property
+    def sines_per_point(self) -> int:
+        """Distinct sines (transcendental values) computed per point: ``F``."""
+        return int(self.turn_offset.numel())
+
+    def phase_inputs(self, lonlat: torch.Tensor) -> torch.Tensor:
+        """The inputs of the phases ``(..., C)`` float64; default (lon, lat) degrees."""
+        return lonlat.to(torch.float64)
+
+    def combine(self, factors: torch.Tensor, out: torch.Tensor) -> None:  # pragma: no cover - abstract
+        """Write the output ``(R, output_dim)`` from the factor sines ``(R, F)`` (eager fast path)."""
+        raise NotImplementedError
+
+    def column_factors(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """Per output column, the index of its first and of its second factor (``F``: none) ``(D,)`` each."""
+        if self.factors_are_output:
+            first = torch.arange(self.output_dim, device=self.turn_offset.device)
+            return first, torch.full_like(first, self.sines_per_point)
+        second = self.columns[:, 1]
+        return self.columns[:, 0], torch.where(second < 0, self.sines_per_point, second)
+
+    def encode(self, lonlat: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+        inputs = self.phase_inputs(lonlat)
+        flat = inputs.reshape(-1, inputs.shape[-1])
+        factors = sin_turns(flat, *self.factor_weights(), dtype)
+        if not self.factors_are_output:
+            first, second = self.column_factors()
+            padded = torch.cat([factors, factors.new_ones(factors.shape[0], 1)], dim=1)
+            factors = factors[:, first] * padded[:, second]
+        return factors.reshape(*lonlat.shape[:-1], self.output_dim)
+
+    def _chunk_rows(self) -> int:
+        return max(1, min(CHUNK_BYTES, SINUSOID_CHUNK_BYTES) // (8 * max(self.sines_per_point, self.output_dim)))
+
+    def _encode_into(self, flat: torch.Tensor, out: torch.Tensor, rows: int) -> None:
+        if out.device.type == "cuda" and kernel_usable("cuda"):
+            from ..kernels.sinusoid import encode_sinusoids  # imports Triton
+
+            encode_sinusoids(self, flat, out)
+            return
+        rows = max(1, min(rows, flat.shape[0]))
+        f = self.sines_per_point
+        f64 = out.dtype == torch.float64  # float64 output: phases in radians, no scratch (sin_radians_into)
+        phase = None if f64 else torch.empty(rows, f, dtype=torch.float64, device=out.device)
+        cast = None if f64 else torch.empty(rows, f, dtype=out.dtype, device=out.device)
+        factors = None if self.factors_are_output else torch.empty(rows, f, dtype=out.dtype, device=out.device)
+        weight, offset = self.factor_weights()
+        if f64:
+            weight, offset = weight * TWO_PI, offset * TWO_PI
+        for start in range(0, flat.shape[0], rows):
+            block = out[start:start + rows]
+            r = block.shape[0]
+            target = block if factors is None else factors[:r]
+            inputs = self.phase_inputs(flat[start:start + r])
+            if f64:
+                sin_radians_into(inputs, weight, offset, target)
+            else:
+                sin_turns_into(inputs, weight, offset, phase[:r], cast[:r], target)
+            if factors is not None:
+                self.combine(target, block)

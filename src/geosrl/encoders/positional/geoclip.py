@@ -9,7 +9,7 @@ import torch
 from ...coords import DEG2RAD
 from ..registry import register_encoder
 from ._checks import check_count, check_reals, check_seed
-from .base import HALF_PI, PositionEncoding, sinusoids
+from .base import SinusoidEncoding
 
 _A1, _A2, _A3, _A4 = 1.340264, -0.081106, 0.000893, 0.003796
 _SF = 66.50336
@@ -32,7 +32,7 @@ def equal_earth(lonlat: torch.Tensor) -> torch.Tensor:
 
 
 @register_encoder("geoclip_rff")
-class GeoCLIPRFFEncoding(PositionEncoding):
+class GeoCLIPRFFEncoding(SinusoidEncoding):
     """v = EqualEarth(lon, lat); per σ_i: γ_i(v) = [cos(2π B_i v) | sin(2π B_i v)], B_i ∈ ℝ^{F×2}, B ~ N(0, σ_i²).
 
     Output 2F per σ, blocks in σ order (default σ = 2⁰, 2⁴, 2⁸ and F = 256 → 1536 columns; block i is
@@ -62,15 +62,19 @@ class GeoCLIPRFFEncoding(PositionEncoding):
         for i, s in enumerate(self.sigmas):
             b = torch.randn(self.num_frequencies, 2, generator=gen, dtype=torch.float64) * s
             self.register_float64(f"b{i}", b.to(torch.float32).double(), persistent=True)
-        offset = torch.tensor([HALF_PI, 0.0], dtype=torch.float64)[:, None].expand(len(self.sigmas), 2, self.num_frequencies)
-        self.register_float64("offset", offset.reshape(-1))  # per σ: cos block (offset π/2), then sin block
+        # per σ: cos block (offset ¼ turn), then sin block; the weights are the b_i (in turns: 2π·B_i·v rad)
+        offset = torch.tensor([0.25, 0.0], dtype=torch.float64)[:, None].expand(len(self.sigmas), 2, self.num_frequencies)
+        self.register_float64("turn_offset", offset.reshape(-1))
 
     @property
     def branch_dim(self) -> int:
         return 2 * self.num_frequencies
 
-    def encode(self, lonlat: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
-        v = equal_earth(lonlat.to(torch.float64))  # (..., 2)
+    def phase_inputs(self, lonlat: torch.Tensor) -> torch.Tensor:
+        return equal_earth(lonlat.to(torch.float64))  # (..., 2)
+
+    def factor_weights(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """Weight ``(2, 2F·nσ)`` in turns, built from the ``b_i`` buffers (GeoCLIP's weights load into them)."""
         b = torch.stack([getattr(self, f"b{i}") for i in range(len(self.sigmas))])  # (nσ, F, 2)
-        weight = (2.0 * math.pi) * b.permute(2, 0, 1).unsqueeze(2).expand(2, -1, 2, -1)  # (2, nσ, [cos, sin], F)
-        return sinusoids(v, weight.reshape(2, -1), self.offset, dtype)
+        weight = b.permute(2, 0, 1).unsqueeze(2).expand(2, -1, 2, -1)  # (2, nσ, [cos, sin], F)
+        return weight.reshape(2, -1), self.turn_offset

@@ -7,17 +7,17 @@ import math
 import torch
 
 from ..registry import register_encoder
-from .base import HALF_PI, PositionEncoding, geometric_frequencies, sinusoids
+from .base import SinusoidEncoding, geometric_frequencies
 
 _SQRT3_2 = math.sqrt(3.0) / 2.0
 
 
-class _Space2VecBase(PositionEncoding):
+class _Space2VecBase(SinusoidEncoding):
     """Shared multi-scale schedule: ω_s = 1/λ_s, λ in degrees, phase = x_deg·ω_s (no 2π).
 
     Subclasses give the projection directions (``DIRECTIONS``, unit vectors in the (lon, lat) plane);
     the output is, for s, for each direction a_j: [sin(⟨x, a_j⟩ω_s), cos(⟨x, a_j⟩ω_s)], laid out by
-    ``_layout`` as a (2, D) weight matrix and a (D,) offset (0 for sin, π/2 for cos).
+    ``_layout`` as a (2, D) weight matrix and a (D,) offset in turns (0 for sin, ¼ for cos).
     """
 
     DIRECTIONS: tuple[tuple[float, float], ...] = ()
@@ -30,15 +30,11 @@ class _Space2VecBase(PositionEncoding):
         self.frequency_num = int(frequency_num)
         self.min_radius, self.max_radius = float(min_radius), float(max_radius)
         weight, offset = self._layout(torch.tensor(self.DIRECTIONS, dtype=torch.float64))
-        self.register_float64("weight", weight)
-        self.register_float64("offset", offset)
+        self.register_factors(weight / (2.0 * math.pi), offset)
         self.output_dim = int(offset.numel())
 
     def _layout(self, directions: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:  # pragma: no cover
         raise NotImplementedError
-
-    def encode(self, lonlat: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
-        return sinusoids(lonlat, self.weight, self.offset, dtype)
 
     def extra_repr(self) -> str:
         return (
@@ -47,7 +43,7 @@ class _Space2VecBase(PositionEncoding):
         )
 
 
-_SIN_COS = torch.tensor([0.0, HALF_PI], dtype=torch.float64)
+_SIN_COS = torch.tensor([0.0, 0.25], dtype=torch.float64)  # phase offsets in turns
 
 
 @register_encoder("space2vec_grid")

@@ -5,29 +5,32 @@ All use θ_s = ω_s·θ and φ_s = ω_s·φ with θ = lon, φ = lat in **radians
 λ_max = 1 (finest wavelength 0.36° ≈ 40 km). Column orders follow TorchSpatial exactly.
 
 Every per-scale column is a sine or cosine of one angle, or the product of two. Each encoder lists its
-columns once (``COLUMNS``, products last within a scale); the output is then built in its final
-layout, column s·K + k, as sin(x·W₀ + b₀) with x = (lon°, lat°), and the product columns are
-multiplied in place by their second factors sin(x·W₁ + b₁).
+columns once (``COLUMNS``); the distinct sines they need — the four per-scale factors sin/cos φ_s,
+sin/cos θ_s and the unscaled sin/cos θ, cos φ an encoder uses — are computed once per point, in
+blocks (factor ``b·S + s`` for the scaled factor b, then one column per unscaled factor), and the
+columns are copied or multiplied from them (see :class:`~.base.SinusoidEncoding`).
 """
 
 from __future__ import annotations
+
+import math
 
 import torch
 
 from ...coords import DEG2RAD
 from ..registry import register_encoder
 from ._checks import check_flag, check_positive
-from .base import HALF_PI, PositionEncoding, geometric_frequencies, legacy_single_scale_frequencies, sinusoids
+from .base import SinusoidEncoding, geometric_frequencies, legacy_single_scale_frequencies
 
-#: factor name → (coordinate column: 0 = lon θ, 1 = lat φ; scaled by ω_s?; phase offset: 0 sin, π/2 cos)
-_FACTORS = {
-    "sin θs": (0, True, 0.0), "cos θs": (0, True, HALF_PI), "sin φs": (1, True, 0.0), "cos φs": (1, True, HALF_PI),
-    "sin θ": (0, False, 0.0), "cos θ": (0, False, HALF_PI), "sin φ": (1, False, 0.0), "cos φ": (1, False, HALF_PI),
-}
+#: the per-scale factors, in block order: (coordinate column: 0 = lon θ, 1 = lat φ; phase offset in turns)
+_SCALED = {"sin φs": (1, 0.0), "cos φs": (1, 0.25), "sin θs": (0, 0.0), "cos θs": (0, 0.25)}
+#: the unscaled factors, in column order after the scaled blocks
+_UNSCALED = {"sin θ": (0, 0.0), "cos θ": (0, 0.25), "sin φ": (1, 0.0), "cos φ": (1, 0.25)}
+_TWO_PI = 2.0 * math.pi
 
 
-class _SphereBase(PositionEncoding):
-    #: per-scale columns: (factor,) or (factor, factor) for a product; products last
+class _SphereBase(SinusoidEncoding):
+    #: per-scale columns: (factor,) or (factor, factor) for a product
     COLUMNS: tuple[tuple[str, ...], ...] = ()
     legacy_switch = False
 
@@ -50,33 +53,52 @@ class _SphereBase(PositionEncoding):
             omega = geometric_frequencies(frequency_num, min_radius, max_radius)  # checks the three arguments
         self.frequency_num = int(frequency_num)
         self.min_radius, self.max_radius = float(min_radius), float(max_radius)
-        self.register_float64("omega_deg", omega * DEG2RAD)  # phase = lon_deg * omega_deg
-        self._register_columns()
+        self.register_float64("omega_deg", omega * DEG2RAD)  # phase (rad) = lon_deg · omega_deg
+        self.unscaled = [f for f in _UNSCALED if any(f in c for c in self.COLUMNS)]
         self.output_dim = len(self.COLUMNS) * self.frequency_num
+        self.register_factors(*self._factor_table(), columns=self._column_table())
 
-    def _register_columns(self) -> None:
-        """Weights ``(2, S·K)`` and offsets ``(S·K,)`` of every column's first factor, and ``(2, S·P)``,
-        ``(S·P,)`` of the second factors of the P product columns (the last P of each scale)."""
-        self.num_products = sum(len(c) == 2 for c in self.COLUMNS)
-        if any(len(c) == 1 for c in self.COLUMNS[len(self.COLUMNS) - self.num_products:]):
-            raise TypeError("product columns must come last within a scale")
-        factor_lists = [[c[0] for c in self.COLUMNS], [c[1] for c in self.COLUMNS if len(c) == 2]]
-        for j, factors in enumerate(factor_lists[: 2 if self.num_products else 1]):
-            weight = torch.zeros(2, self.frequency_num, len(factors), dtype=torch.float64)
-            offset = torch.zeros(self.frequency_num, len(factors), dtype=torch.float64)
-            for k, factor in enumerate(factors):
-                coord, scaled, phase_offset = _FACTORS[factor]
-                weight[coord, :, k] = self.omega_deg if scaled else DEG2RAD
-                offset[:, k] = phase_offset
-            self.register_float64(f"weight{j}", weight.reshape(2, -1))
-            self.register_float64(f"offset{j}", offset.reshape(-1))
+    def _factor_table(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """Weights ``(2, F)`` and offsets ``(F,)`` in turns of the factors: 4 blocks of S, then the unscaled."""
+        count = 4 * self.frequency_num + len(self.unscaled)
+        weight = torch.zeros(2, count, dtype=torch.float64)
+        offset = torch.zeros(count, dtype=torch.float64)
+        for b, (coord, turn) in enumerate(_SCALED.values()):
+            block = slice(b * self.frequency_num, (b + 1) * self.frequency_num)
+            weight[coord, block], offset[block] = self.omega_deg / _TWO_PI, turn
+        for u, name in enumerate(self.unscaled):
+            coord, turn = _UNSCALED[name]
+            weight[coord, 4 * self.frequency_num + u], offset[4 * self.frequency_num + u] = DEG2RAD / _TWO_PI, turn
+        return weight, offset
 
-    def encode(self, lonlat: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
-        out = sinusoids(lonlat, self.weight0, self.offset0, dtype)  # (..., S·K), column s·K + k
-        if self.num_products:
-            second = sinusoids(lonlat, self.weight1, self.offset1, dtype).unflatten(-1, (self.frequency_num, -1))
-            out.unflatten(-1, (self.frequency_num, -1))[..., -self.num_products:].mul_(second)
-        return out
+    def factor_index(self, name: str, s: int) -> int:
+        """Index of factor ``name`` at scale ``s`` in the factor table."""
+        if name in _SCALED:
+            return list(_SCALED).index(name) * self.frequency_num + s
+        return 4 * self.frequency_num + self.unscaled.index(name)
+
+    def _column_table(self) -> torch.Tensor:
+        """``(S·K, 2)``: column s·K + k's factor indices (second −1 when the column is one sine)."""
+        rows = [[self.factor_index(c[0], s), self.factor_index(c[1], s) if len(c) == 2 else -1]
+                for s in range(self.frequency_num) for c in self.COLUMNS]
+        return torch.tensor(rows, dtype=torch.long)
+
+    def factor_block(self, factors: torch.Tensor, name: str) -> torch.Tensor:
+        """``(R, S)`` view of a scaled factor, or ``(R, 1)`` of an unscaled one."""
+        if name in _SCALED:
+            b = list(_SCALED).index(name)
+            return factors[:, b * self.frequency_num:(b + 1) * self.frequency_num]
+        u = 4 * self.frequency_num + self.unscaled.index(name)
+        return factors[:, u:u + 1]
+
+    def combine(self, factors: torch.Tensor, out: torch.Tensor) -> None:
+        per_scale = out.view(out.shape[0], self.frequency_num, len(self.COLUMNS))
+        for k, column in enumerate(self.COLUMNS):
+            first = self.factor_block(factors, column[0])
+            if len(column) == 1:
+                per_scale[:, :, k].copy_(first)
+            else:
+                torch.mul(first, self.factor_block(factors, column[1]), out=per_scale[:, :, k])
 
     def extra_repr(self) -> str:
         return (
@@ -122,6 +144,7 @@ class DFSEncoding(_SphereBase):
     PE = vec(U ⊗ V) (column a·2S + b) ‖ for s: [sin φ_s, cos φ_s, sin θ_s, cos θ_s]. Output 4S² + 4S.
 
     Default S = 8 (288 outputs). ``legacy_single_scale=True`` reproduces TorchSpatial's schedule (B4).
+    U and V are the factor blocks [sin θ_s | cos θ_s] and [sin φ_s | cos φ_s]: 4S sines per point.
     """
 
     COLUMNS = (("sin φs",), ("cos φs",), ("sin θs",), ("cos θs",))
@@ -131,14 +154,15 @@ class DFSEncoding(_SphereBase):
                  legacy_single_scale: bool = False, validate: bool = True) -> None:
         super().__init__(frequency_num, min_radius, max_radius, legacy_single_scale, validate)
         self.output_dim = 4 * self.frequency_num**2 + 4 * self.frequency_num
-        # U ‖ V = [sin θ_s, cos θ_s, sin φ_s, cos φ_s] blocks of S columns each
-        weight = torch.zeros(2, 2, 2, self.frequency_num, dtype=torch.float64)
-        weight[0, 0], weight[1, 1] = self.omega_deg, self.omega_deg
-        offset = torch.tensor([0.0, HALF_PI], dtype=torch.float64)[:, None].expand(2, 2, self.frequency_num)
-        self.register_float64("uv_weight", weight.reshape(2, -1))
-        self.register_float64("uv_offset", offset.reshape(-1))
 
-    def encode(self, lonlat, dtype):
-        u, v = sinusoids(lonlat, self.uv_weight, self.uv_offset, dtype).chunk(2, dim=-1)  # (..., 2S) each
-        outer = (u[..., :, None] * v[..., None, :]).flatten(-2)  # (..., 4S²), column a·2S + b
-        return torch.cat([outer, super().encode(lonlat, dtype)], dim=-1)
+    def _column_table(self) -> torch.Tensor:
+        two_s = 2 * self.frequency_num
+        a, b = torch.meshgrid(torch.arange(two_s), torch.arange(two_s), indexing="ij")
+        outer = torch.stack([two_s + a.reshape(-1), b.reshape(-1)], dim=1)  # U_a = factor 2S + a, V_b = factor b
+        return torch.cat([outer, super()._column_table()])
+
+    def combine(self, factors: torch.Tensor, out: torch.Tensor) -> None:
+        two_s = 2 * self.frequency_num
+        u, v = factors[:, two_s:2 * two_s], factors[:, :two_s]
+        torch.mul(u[:, :, None], v[:, None, :], out=out[:, :two_s * two_s].view(-1, two_s, two_s))
+        super().combine(factors, out[:, two_s * two_s:])

@@ -58,6 +58,11 @@ class SphericalHarmonicsEncoding(PositionEncoding):
         self.register_float64("m_deg", torch.arange(1, self.legendre_degree, dtype=torch.float64) * DEG2RAD)
         self.register_float64("cos_sin_offset", [[HALF_PI], [0.0]])  # (2, 1)
 
+    @property
+    def sines_per_point(self) -> int:
+        """Transcendental values per point: sin φ, cos φ and cos mθ, sin mθ for m = 1…L−1 (2L)."""
+        return 2 * self.legendre_degree
+
     def _column_scale(self) -> torch.Tensor:
         """Per-column factor ``(L²,)``: √2 for m ≠ 0, times the convention's sign and m = 0 factor."""
         scale = []

@@ -9,7 +9,7 @@ import torch
 from ...sphere import lonlat_to_xyz
 from ..registry import register_encoder
 from ._checks import check_count
-from .base import HALF_PI, PositionEncoding, sinusoids
+from .base import PositionEncoding, SinusoidEncoding
 
 
 @register_encoder("xyz")
@@ -23,7 +23,7 @@ class XYZEncoding(PositionEncoding):
 
 
 @register_encoder("nerf")
-class NeRFEncoding(PositionEncoding):
+class NeRFEncoding(SinusoidEncoding):
     """NeRF encoding of p = xyz: ω_k = π·2^k, k = 0…L−1, output 6L.
 
     Column order (TorchSpatial): [sin ω_k p_x]_k ‖ [sin ω_k p_y]_k ‖ [sin ω_k p_z]_k ‖ the same with cos.
@@ -38,11 +38,11 @@ class NeRFEncoding(PositionEncoding):
         self.frequency_num = check_count("frequency_num", frequency_num, maximum=1023)
         self.output_dim = 6 * self.frequency_num
         self.register_float64("omega", math.pi * 2.0 ** torch.arange(self.frequency_num, dtype=torch.float64))
-        # columns (k, c, l): k = sin/cos block, c = x/y/z, l = octave; weight ω_l on coordinate c
-        weight = torch.eye(3, dtype=torch.float64)[:, None, :, None] * self.omega * torch.ones(2, 1, 1, dtype=torch.float64)
-        offset = torch.tensor([0.0, HALF_PI], dtype=torch.float64)[:, None, None].expand(2, 3, self.frequency_num)
-        self.register_float64("weight", weight.reshape(3, -1))
-        self.register_float64("offset", offset.reshape(-1))
+        # columns (k, c, l): k = sin/cos block, c = x/y/z, l = octave; ω_l/2π = 2^(l−1) turns on coordinate c
+        turns = 2.0 ** (torch.arange(self.frequency_num, dtype=torch.float64) - 1.0)
+        weight = torch.eye(3, dtype=torch.float64)[:, None, :, None] * turns * torch.ones(2, 1, 1, dtype=torch.float64)
+        offset = torch.tensor([0.0, 0.25], dtype=torch.float64)[:, None, None].expand(2, 3, self.frequency_num)
+        self.register_factors(weight.reshape(3, -1), offset.reshape(-1))
 
-    def encode(self, lonlat: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
-        return sinusoids(lonlat_to_xyz(lonlat.to(torch.float64)), self.weight, self.offset, dtype)
+    def phase_inputs(self, lonlat: torch.Tensor) -> torch.Tensor:
+        return lonlat_to_xyz(lonlat.to(torch.float64))
