@@ -21,7 +21,7 @@ def test_bench_flags_become_overrides():
     assert args.profile == "full" and args.out == Path("o") and args.config == Path("x.toml")
     assert bench_overrides(args) == {"suite": "locbench", "tasks": ["a", "b", "c"], "encoders": ["wrap"], "seeds": 3,
                                      "splits": ["spatial"], "device": "cuda", "workers": 2, "shard": "2/4",
-                                     "root": "/data", "cache_dir": "/c"}
+                                     "root": "/data", "cache_dir": "/c", "imports": None}
 
 
 def test_bench_defaults_leave_the_profile_alone():
