@@ -61,3 +61,38 @@ def test_existing_output_is_never_overwritten(table, tmp_path, capsys):
     out.write_bytes(b"my data")
     code, printed = run(["embed", str(table), str(out), "--encoder", "xyz"], capsys)
     assert code == 2 and "does not overwrite" in printed.err and out.read_bytes() == b"my data"
+
+
+@pytest.mark.parametrize("suffix", [".npy", ".csv", ".parquet"])
+def test_batches_are_streamed_into_the_output(tmp_path, suffix):
+    """Written batch by batch (memory: one batch), the file equals the embedding of all rows at once."""
+    from geosrl.embed import embed_file
+
+    if suffix == ".parquet":
+        pytest.importorskip("pyarrow")
+    rng = np.random.default_rng(0)
+    ll = np.c_[rng.uniform(-180, 180, 23), rng.uniform(-80, 80, 23)]
+    src = tmp_path / "p.csv"
+    src.write_text("lon,lat\n" + "".join(f"{float(a)!r},{float(b)!r}\n" for a, b in ll))
+    calls = []
+    out = tmp_path / f"e{suffix}"
+    assert embed_file(src, out, encoder="space2vec_grid", batch_size=5,
+                      progress=lambda done, total: calls.append((done, total))) == (23, 128)
+    assert calls == [(5, 23), (10, 23), (15, 23), (20, 23), (23, 23)]
+    want = geosrl.create_positional_encoding("space2vec_grid")(torch.as_tensor(ll)).float().numpy()
+    if suffix == ".npy":
+        got = np.load(out)
+    elif suffix == ".csv":
+        got = np.loadtxt(out, delimiter=",", skiprows=1, dtype=np.float32)
+    else:
+        import pyarrow.parquet as pq
+
+        got = np.column_stack([c.to_numpy() for c in pq.read_table(out).columns])
+    assert got.shape == (23, 128) and np.allclose(got, want, atol=1e-6)
+
+
+def test_a_table_without_rows_is_refused(tmp_path, capsys):
+    src = tmp_path / "p.csv"
+    src.write_text("lon,lat\n")
+    code, captured = run(["embed", str(src), str(tmp_path / "e.npy"), "--encoder", "wrap"], capsys)
+    assert code == 2 and "no data rows" in captured.err and not (tmp_path / "e.npy").exists()

@@ -335,9 +335,22 @@ def cmd_embed(args: argparse.Namespace, log: Log) -> int:
     check_device(args.device)
     n, d = embed_file(args.input, args.output, encoder=args.encoder, checkpoint=args.checkpoint,
                       geoclip=args.geoclip, lon_col=args.lon_col, lat_col=args.lat_col, batch_size=args.batch_size,
-                      device=args.device)
+                      device=args.device, progress=_progress_bar("embedded") if sys.stderr.isatty() else None)
+    if sys.stderr.isatty():
+        sys.stderr.write("\n")
     log(f"wrote {n} embeddings of {d} dimensions to {args.output}")
     return 0
+
+
+def _progress_bar(what: str, width: int = 30) -> Callable[[int, int], None]:
+    """A one-line progress bar on the terminal: ``embedded [#####-----] 500000/1000000 rows``."""
+
+    def show(done: int, total: int) -> None:
+        filled = width * done // max(total, 1)
+        sys.stderr.write(f"\r{what} [{'#' * filled}{'-' * (width - filled)}] {done}/{total} rows")
+        sys.stderr.flush()
+
+    return show
 
 
 def cmd_predict(args: argparse.Namespace, log: Log) -> int:

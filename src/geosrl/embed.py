@@ -17,6 +17,7 @@ from __future__ import annotations
 import csv
 import io
 from pathlib import Path
+from typing import Callable, Iterator
 
 import numpy as np
 import torch
@@ -24,6 +25,7 @@ import torch
 from .config import ConfigError
 from .coords import as_lonlat
 from .encoders import create_positional_encoding, embed_locations, load_geoclip_location_encoder, load_pretrained
+from .encoders.positional._checks import check_count
 from .files import atomic_write
 
 __all__ = ["embed_file", "read_lonlat_table"]
@@ -96,11 +98,15 @@ def _encoder(encoder: str | None, checkpoint: str | None, geoclip: bool, device:
 
 def embed_file(input_path: str | Path, output_path: str | Path, encoder: str | None = None,
                checkpoint: str | None = None, geoclip: bool = False, lon_col: str = "lon", lat_col: str = "lat",
-               batch_size: int = 65536, device: str = "cpu") -> tuple[int, int]:
+               batch_size: int = 65536, device: str = "cpu",
+               progress: Callable[[int, int], None] | None = None) -> tuple[int, int]:
     """Embed every row of ``input_path`` and write ``(N, D)`` float32 embeddings to ``output_path``.
 
     ``output_path`` ends in ``.npy`` (a NumPy array), ``.csv`` (columns ``e0 … e{D-1}``) or ``.parquet``
-    (needs pandas + pyarrow); it must not exist yet. Returns ``(N, D)``.
+    (needs pyarrow); it must not exist yet. Rows are encoded ``batch_size`` at a time and each batch is
+    written before the next is computed, so memory stays at the input plus one batch whatever N·D is
+    (the ``.npy`` header is written first, then the rows). ``progress(done, total)`` is called after each batch.
+    Returns ``(N, D)``.
 
     Raises:
         ConfigError: bad arguments, input or output path; CoordinateError: bad coordinates;
@@ -113,27 +119,68 @@ def embed_file(input_path: str | Path, output_path: str | Path, encoder: str | N
         raise ConfigError(f"output {str(output_path)!r} exists; geosrl does not overwrite it: choose another name")
     module = _encoder(encoder, checkpoint, geoclip, device)
     lonlat = read_lonlat_table(Path(input_path), lon_col, lat_col)
-    emb = embed_locations(module, torch.as_tensor(lonlat, dtype=torch.float64, device=device), batch_size)
-    emb = emb.reshape(len(lonlat), -1).float().cpu().numpy()
-    _write(output_path, emb)
-    return emb.shape
+    coords = torch.as_tensor(lonlat, dtype=torch.float64, device=device)
+    n = len(lonlat)
+    batch_size = check_count("batch_size", batch_size)
+
+    def batches():
+        for start in range(0, n, batch_size):
+            emb = embed_locations(module, coords[start:start + batch_size], batch_size)
+            yield emb.reshape(min(batch_size, n - start), -1).float().cpu().numpy()
+            if progress is not None:
+                progress(min(start + batch_size, n), n)
+
+    if n == 0:
+        raise ConfigError(f"{input_path} has no data rows: nothing to embed")
+    chunks = batches()
+    first = next(chunks)
+    dim = first.shape[1]
+    _WRITERS[output_path.suffix](output_path, first, chunks, n, dim)
+    return n, dim
 
 
-def _write(path: Path, emb: np.ndarray) -> None:
-    if path.suffix == ".npy":
-        atomic_write(path, lambda f: np.save(f, emb, allow_pickle=False))
-    elif path.suffix == ".csv":
-        text = io.StringIO()
+def _write_npy(path: Path, first: np.ndarray, rest: Iterator[np.ndarray], n: int, dim: int) -> None:
+    def write(f) -> None:
+        np.lib.format.write_array_header_2_0(f, {"descr": np.lib.format.dtype_to_descr(np.dtype(np.float32)),
+                                                 "fortran_order": False, "shape": (n, dim)})
+        for chunk in _chain(first, rest):
+            f.write(np.ascontiguousarray(chunk, dtype=np.float32).tobytes())
+
+    atomic_write(path, write)
+
+
+def _write_csv(path: Path, first: np.ndarray, rest: Iterator[np.ndarray], n: int, dim: int) -> None:
+    def write(f) -> None:
+        text = io.TextIOWrapper(f, encoding="utf-8", newline="")
         writer = csv.writer(text, lineterminator="\n")
-        writer.writerow([f"e{k}" for k in range(emb.shape[1])])
-        writer.writerows(emb.tolist())
-        atomic_write(path, lambda f: f.write(text.getvalue().encode("utf-8")))
-    else:
-        try:
-            import pandas as pd
+        writer.writerow([f"e{k}" for k in range(dim)])
+        for chunk in _chain(first, rest):
+            writer.writerows(chunk.tolist())
+        text.flush()
+        text.detach()
 
-            frame = pd.DataFrame(emb, columns=[f"e{k}" for k in range(emb.shape[1])])
-            atomic_write(path, lambda f: frame.to_parquet(f))
-        except ImportError as exc:
-            raise ConfigError(f"writing Parquet needs pandas and pyarrow ({exc}); pip install pandas pyarrow, "
-                              "or write .npy") from None
+    atomic_write(path, write)
+
+
+def _write_parquet(path: Path, first: np.ndarray, rest: Iterator[np.ndarray], n: int, dim: int) -> None:
+    try:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+    except ImportError as exc:
+        raise ConfigError(f"writing Parquet needs pyarrow ({exc}); pip install pyarrow, or write .npy") from None
+    names = [f"e{k}" for k in range(dim)]
+
+    def write(f) -> None:
+        with pq.ParquetWriter(f, pa.schema([(name, pa.float32()) for name in names])) as writer:
+            for chunk in _chain(first, rest):
+                writer.write_table(pa.Table.from_arrays([pa.array(chunk[:, k]) for k in range(dim)], names=names))
+
+    atomic_write(path, write)
+
+
+def _chain(first: np.ndarray, rest: Iterator[np.ndarray]) -> Iterator[np.ndarray]:
+    yield first
+    yield from rest
+
+
+_WRITERS = {".npy": _write_npy, ".csv": _write_csv, ".parquet": _write_parquet}
