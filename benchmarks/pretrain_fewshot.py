@@ -49,14 +49,20 @@ _AUTO_CARD_KEYS = {"format", "format_version", "created", "file_sha256", "tensor
 
 
 def run_seed(profile: str, seed: int, runs: Path, device: str, pretrained: str | None = None,
-             encoders: list[str] | None = None) -> Path:
+             encoders: list[str] | None = None, contexts: list[str] | None = None,
+             tasks: list[str] | None = None) -> Path:
     """Run (or read back) the few-shot grid with pre-training seed ``seed`` (or the given ``pretrained``
-    checkpoint, pre-trained elsewhere); returns its result folder."""
+    checkpoint, pre-trained elsewhere); ``contexts`` replaces the pre-training contexts (a leave-one-out
+    pre-training), ``tasks`` the profile's tasks; returns its result folder."""
     runs.mkdir(parents=True, exist_ok=True)
     name = f"pretrain-seed-{seed}" if pretrained is None else "given-checkpoint"
     cfg = runs / f"{name}.toml"
     text = (f"[pretrain]\nseed = {seed}\n" if pretrained is None
             else f"[protocol]\npretrained = {json.dumps(pretrained)}\n")
+    if contexts and pretrained is None:
+        text += f"data = {{contexts = {json.dumps(contexts)}}}\n"
+    if tasks:
+        text += f"[bench]\ntasks = {json.dumps(tasks)}\n"
     if not cfg.exists():
         atomic_write(cfg, lambda f: f.write(text.encode()))
     elif cfg.read_text() != text:
@@ -212,6 +218,9 @@ def main() -> int:
     p.add_argument("--encoders", help="comma-separated subset of the few-shot methods (default: the profile's)")
     p.add_argument("--verify", help="after --ship, re-run these methods (comma-separated) from the shipped name and "
                    "compare with the committed cells")
+    p.add_argument("--contexts", help="comma-separated pre-training contexts (default: the profile's), e.g. "
+                   "linke_turbidity for a leave-one-out pre-training of a task whose target another context holds")
+    p.add_argument("--tasks", help="comma-separated subset of the profile's tasks")
     p.add_argument("--reference", type=Path, help="take the scratch arm from this finished result folder (same "
                    "profile, so the same splits and labelled subsets) instead of running it here")
     a = p.parse_args()
@@ -223,7 +232,9 @@ def main() -> int:
     if a.pretrained:
         outs = {0: run_seed(a.profile, 0, a.runs, a.device, str(Path(a.pretrained).resolve()), encoders)}
     else:
-        outs = {s: run_seed(a.profile, s, a.runs, a.device, None, encoders) for s in a.pretrain_seeds}
+        contexts = a.contexts.split(",") if a.contexts else None
+        tasks = a.tasks.split(",") if a.tasks else None
+        outs = {s: run_seed(a.profile, s, a.runs, a.device, None, encoders, contexts, tasks) for s in a.pretrain_seeds}
     scores, kinds, leaks = collect(outs, encoders)
     if a.reference:
         ref, _, _ = collect({0: a.reference}, ["scratch"])
