@@ -35,6 +35,18 @@ def _tensor(a: np.ndarray, device, dtype=torch.float64) -> torch.Tensor:
     return torch.as_tensor(a, dtype=dtype, device=device)
 
 
+
+def _class_codes(y, n: int, owner: str) -> tuple[np.ndarray, np.ndarray]:
+    """``(classes_, codes)`` of 1-d class labels ``y`` ``(n,)``; at least two classes."""
+    y = _targets(y, n, owner)
+    if y.ndim != 1:
+        raise ValueError(f"y must be 1-d class labels, got shape {y.shape}")
+    check_classification_targets(y)
+    classes, codes = np.unique(y, return_inverse=True)
+    if len(classes) < 2:
+        raise ValueError(f"y holds 1 class ({classes[0]!r}); a classifier needs at least 2 classes")
+    return classes, codes
+
 class LocationClassifier(ClassifierMixin, LocationEstimator):
     """Class of a location: softmax cross-entropy on the true labels, ``P(c | x) = softmax(head(Enc(x)))_c``.
 
@@ -55,13 +67,7 @@ class LocationClassifier(ClassifierMixin, LocationEstimator):
     def fit(self, X, y):
         """Train on locations ``X`` (see :func:`~geosrl.estimators._input.lonlat_from`) and labels ``y`` ``(N,)``."""
         lonlat, cfg, seed = self._fit_common(X)
-        y = _targets(y, len(lonlat), type(self).__name__)
-        if y.ndim != 1:
-            raise ValueError(f"y must be 1-d class labels, got shape {y.shape}")
-        check_classification_targets(y)
-        self.classes_, codes = np.unique(y, return_inverse=True)
-        if len(self.classes_) < 2:
-            raise ValueError(f"y holds 1 class ({self.classes_[0]!r}); a classifier needs at least 2 classes")
+        self.classes_, codes = _class_codes(y, len(lonlat), type(self).__name__)
         device = torch.device(cfg["device"])
         self.model_ = self._build(len(self.classes_), True, seed, cfg)
         train, val = self._split(len(lonlat), seed, stratify=codes)
@@ -280,13 +286,7 @@ class GeoPrior(ClassifierMixin, LocationEstimator):
     def fit(self, X, y):
         """Train the prior on observation locations ``X`` and their class labels ``y`` ``(N,)``."""
         lonlat, cfg, seed = self._fit_common(X)
-        y = _targets(y, len(lonlat), type(self).__name__)
-        if y.ndim != 1:
-            raise ValueError(f"y must be 1-d class labels, got shape {y.shape}")
-        check_classification_targets(y)
-        self.classes_, codes = np.unique(y, return_inverse=True)
-        if len(self.classes_) < 2:
-            raise ValueError(f"y holds 1 class ({self.classes_[0]!r}); a classifier needs at least 2 classes")
+        self.classes_, codes = _class_codes(y, len(lonlat), type(self).__name__)
         device = torch.device(cfg["device"])
         self.model_ = self._build(len(self.classes_), False, seed, cfg)
         train, val = self._split(len(lonlat), seed, stratify=codes)
