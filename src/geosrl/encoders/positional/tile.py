@@ -7,6 +7,7 @@ import math
 import torch
 from torch import nn
 
+from ...coords import CoordinateError
 from ..registry import register_encoder
 from ._checks import check_count, check_extent, check_flag, check_positive
 from .base import PositionEncoding
@@ -26,6 +27,9 @@ class TileEncoding(PositionEncoding):
         extent: (x_min, x_max, y_min, y_max) in degrees; default global.
         max_cells: refuse grids with more cells than this (memory guard).
         legacy_single_cell: reproduce TorchSpatial's shipped behaviour (one cell for the whole extent).
+        validate: check the coordinates (and, for a regional ``extent``, that every point lies inside it:
+            a point outside raises :class:`~geosrl.coords.CoordinateError` instead of being clamped into an
+            edge cell; with ``validate=False`` it falls into the nearest edge cell).
     """
 
     def __init__(
@@ -58,6 +62,23 @@ class TileEncoding(PositionEncoding):
         self.output_dim = check_count("embed_dim", embed_dim)
         self.embedding = nn.Embedding(n_row * n_col, self.output_dim)
         nn.init.normal_(self.embedding.weight, mean=0.0, std=1.0 / self.output_dim)
+
+    def forward(self, lonlat: torch.Tensor, dtype: torch.dtype | None = None) -> torch.Tensor:
+        if self.validate and self.extent != (-180.0, 180.0, -90.0, 90.0):
+            self._check_inside_extent(lonlat)
+        return super().forward(lonlat, dtype)
+
+    def _check_inside_extent(self, lonlat: torch.Tensor) -> None:
+        x_min, x_max, y_min, y_max = self.extent
+        lon, lat = lonlat[..., 0], lonlat[..., 1]
+        outside = (lon < x_min) | (lon > x_max) | (lat < y_min) | (lat > y_max)
+        if bool(outside.any()):
+            first = lonlat.reshape(-1, 2)[outside.reshape(-1)][0].tolist()
+            raise CoordinateError(
+                f"tile: {int(outside.sum())} point(s) lie outside the grid's extent {self.extent} (first: "
+                f"lon={first[0]:g}, lat={first[1]:g}); they are not clamped into an edge cell silently. Build the "
+                "encoding with an extent that covers the data, or drop those points (validate=False clamps them)"
+            )
 
     def cell_index(self, lonlat: torch.Tensor) -> torch.Tensor:
         """Flat cell index ``(...)`` (int64) of each location."""
