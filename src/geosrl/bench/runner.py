@@ -229,9 +229,14 @@ def execute_cell(cell: Cell, data: Any, config: BenchConfig, out: Path, backend:
 
 def write_surface(out: Path, cell: Cell, data: Any, surface: Callable) -> None:
     """The cell's prediction surface on the map grid (:func:`geosrl.bench.maps.grid_extent`: the data's box
-    when regional, else the globe; 360 cells on the long side), drawn under the test points by the maps."""
+    when regional, else the globe; 360 cells on the long side), drawn under the test points by the maps.
+    Without xarray (the ``bench`` extra has it) there is no grid and the maps show the test points alone."""
+    import importlib.util
+
     import numpy as np
 
+    if importlib.util.find_spec("xarray") is None:
+        return
     from ..maps import predict_grid
     from .maps import grid_extent, write_grid
 
