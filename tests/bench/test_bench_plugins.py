@@ -101,3 +101,40 @@ def test_imports_on_the_command_line(tmp_path):
     done = _run_bench(["--config", str(config), "--imports", str(plugin), "--out", str(out)], tmp_path)
     assert done.returncode == 0, done.stderr[-2000:]
     assert name in (out / "leaderboard.csv").read_text()
+
+
+UNREGISTERED = '''
+import torch
+from geosrl.encoders import PositionEncoding
+
+
+class Harmonics(PositionEncoding):
+    """A user's encoder with no decorator: named on the command line as module:ClassName."""
+
+    output_dim = 4
+
+    def encode(self, lonlat, dtype):
+        rad = torch.deg2rad(lonlat.to(torch.float64))
+        return torch.cat([rad.sin(), rad.cos()], dim=-1).to(dtype)
+'''
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_encoder_named_module_colon_class_on_the_command_line(tmp_path, workers):
+    site = tmp_path / "site"
+    site.mkdir()
+    module = f"user_mod_{uuid.uuid4().hex[:8]}"
+    (site / f"{module}.py").write_text(UNREGISTERED)
+    _, config = write(tmp_path, "unused", workers)
+    config.write_text(config.read_text().replace(f'imports = ["{tmp_path / "my_encoders.py"}"]\n', "")
+                      .replace('encoders = ["unused"]\n', ""))
+    out = tmp_path / "out"
+    spec = f"{module}:Harmonics"
+    done = _run_bench(["--config", str(config), "--encoders", spec, "--out", str(out)], tmp_path,
+                      {"PYTHONPATH": str(site)})
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert spec in (out / "leaderboard.csv").read_text()
+    bad = _run_bench(["--config", str(config), "--encoders", f"{module}:Nope", "--out", str(tmp_path / "o2")],
+                     tmp_path, {"PYTHONPATH": str(site)})
+    assert bad.returncode == 2 and "no PositionEncoding subclass named 'Nope'" in bad.stderr
+    assert len(bad.stderr.strip().splitlines()) == 1

@@ -15,6 +15,9 @@ A plugin is ordinary Python that registers its classes on import, e.g. ``my_enco
 and ``geosrl bench --config my.toml`` with ``[bench] imports = ["my_encoders.py"]`` (or ``geosrl bench --imports
 my_encoders.py``) and ``encoders = ["my_fourier", "sphere2vec_spherec_plus"]`` ranks it beside the built-in ones.
 
+An encoder can also be named by where it lives: ``geosrl bench --encoders my_package.encoders:MyFourier`` imports
+the module and registers the ``PositionEncoding`` subclass under that name (no decorator needed).
+
 An installed package can instead declare its module in the ``geosrl.encoders`` entry-point group
 (``pyproject.toml``: ``[project.entry-points."geosrl.encoders"] my_fourier = "my_package.encoders"``); every
 ``geosrl bench`` imports the modules of that group, so its encoders are available by name with no config. The plugins are imported in the
@@ -33,7 +36,7 @@ from pathlib import Path
 
 from ..config import ConfigError
 
-__all__ = ["ENTRY_POINT_GROUP", "installed_plugins", "load_plugins"]
+__all__ = ["ENTRY_POINT_GROUP", "installed_plugins", "is_encoder_spec", "load_plugins", "register_encoder_specs"]
 
 #: entry-point group of installed packages that register location encoders on import
 ENTRY_POINT_GROUP = "geosrl.encoders"
@@ -78,3 +81,29 @@ def _import_file(path: Path) -> None:
     except BaseException:
         del sys.modules[module_name]
         raise
+
+
+def is_encoder_spec(name: str) -> bool:
+    """Whether an encoder name is a ``module:ClassName`` spec (see the module docstring)."""
+    return ":" in name
+
+
+def register_encoder_specs(names: list[str]) -> None:
+    """Import each ``module:ClassName`` of ``names`` and register that class under the spec itself.
+
+    Raises:
+        ConfigError: the module cannot be imported, has no such attribute, or it is not a position encoding.
+    """
+    from ..encoders import PositionEncoding
+    from ..encoders.registry import ENCODERS
+
+    for spec in filter(is_encoder_spec, names):
+        if spec in ENCODERS.names():
+            continue
+        module_name, _, attr = spec.partition(":")
+        load_plugins([module_name])
+        cls = getattr(sys.modules[module_name], attr, None)
+        if not (isinstance(cls, type) and issubclass(cls, PositionEncoding)):
+            raise ConfigError(f"encoder {spec!r}: {module_name} has no PositionEncoding subclass named {attr!r} "
+                              "(write module:ClassName)")
+        ENCODERS.register(spec)(cls)

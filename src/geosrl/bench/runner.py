@@ -20,7 +20,7 @@ from typing import Any, Callable, Iterable
 
 from . import store
 from .config import BenchConfig, ConfigError
-from .plugins import load_plugins
+from .plugins import load_plugins, register_encoder_specs
 from .store import Cell
 
 __all__ = ["Backend", "BenchOutcome", "Progress", "build_grid", "run_bench", "shard_cells"]
@@ -100,6 +100,7 @@ def run_bench(config: BenchConfig, out: Path, backend: Backend, log: Log = print
     """
     out = Path(out)
     load_plugins(config.imports)
+    register_encoder_specs(config.encoders)
     tasks = resolve_names(config.tasks, backend.list_tasks(), "tasks")
     encoders = resolve_names(config.encoders, backend.list_encoders() + list(backend.baselines), "encoders")
     baselines = list(backend.baselines) if config.baselines is None else resolve_names(
@@ -169,7 +170,7 @@ def _run_parallel(config: BenchConfig, out: Path, backend: Backend, pending: lis
     threads = worker_threads(config.workers)
     context = multiprocessing.get_context("spawn")
     pool = ProcessPoolExecutor(config.workers, mp_context=context, initializer=_init_worker,
-                               initargs=(threads, os.getpid(), list(config.imports)))
+                               initargs=(threads, os.getpid(), list(config.imports), list(config.encoders)))
     try:
         futures: dict[Future, Cell] = {pool.submit(_worker_cell, c, config, out, backend): c for c in runnable}
         remaining = set(futures)
@@ -296,7 +297,7 @@ def worker_threads(workers: int) -> int:
     return max(1, _cpu_count() // workers)
 
 
-def _init_worker(threads: int, parent_pid: int, imports: list[str] = ()) -> None:
+def _init_worker(threads: int, parent_pid: int, imports: list[str] = (), encoders: list[str] = ()) -> None:
     """Worker set-up: die with the parent, leave Ctrl-C to the parent, use ``threads`` torch threads, import
     the user's plugins (their encoders must be registered here too).
 
@@ -309,6 +310,7 @@ def _init_worker(threads: int, parent_pid: int, imports: list[str] = ()) -> None
 
     torch.set_num_threads(threads)
     load_plugins(list(imports))
+    register_encoder_specs(list(encoders))
 
 
 def _die_with_parent(parent_pid: int) -> None:
