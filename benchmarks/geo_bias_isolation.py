@@ -25,11 +25,6 @@ Outputs: ``results/geo_bias/isolation.csv`` and ``isolation.md`` (with condition
 from __future__ import annotations
 
 import argparse
-import csv
-import io
-import os
-import platform
-import subprocess
 import time
 from pathlib import Path
 
@@ -40,6 +35,8 @@ from geosrl.files import atomic_write
 from geosrl.metrics import geo_bias_ssi
 from geosrl.sphere import EARTH_RADIUS_KM, lonlat_to_xyz
 from geosrl.splits import make_split
+
+from _results import conditions, write_csv
 
 ROOT = Path(__file__).resolve().parents[1]
 SETTINGS = dict(null="two_sided", k=4, max_centres=1000)
@@ -99,13 +96,6 @@ def render(rows: list[dict], cond: dict) -> str:
     return "\n".join(head + body + tail)
 
 
-def _git(*args: str) -> str:
-    try:
-        return subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True, check=True).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
-
-
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "geo_bias")
@@ -122,17 +112,9 @@ def main(argv: list[str] | None = None) -> None:
             test = make_split(data.lonlat, split, 0)["test"]
             rows.append(score_split(task, split, data.lonlat[test]))
             print(rows[-1], flush=True)
-    cond = {"threads": os.environ.get("OMP_NUM_THREADS"), "machine": f"{platform.machine()} {os.cpu_count()} CPUs",
-            "git commit": _git("rev-parse", "--short", "HEAD") + (" (dirty)" if _git("status", "--porcelain", "--",
-                                                                                     "src/geosrl") else ""),
-            "wall time": f"{time.perf_counter() - t0:.0f} s",
-            "command": "OMP_NUM_THREADS=1 .venv/bin/python benchmarks/geo_bias_isolation.py"}
+    cond = conditions("OMP_NUM_THREADS=1 .venv/bin/python benchmarks/geo_bias_isolation.py", t0)
     args.out.mkdir(parents=True, exist_ok=True)
-    buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=list(rows[0]))
-    writer.writeheader()
-    writer.writerows(rows)
-    atomic_write(args.out / "isolation.csv", lambda f: f.write(buf.getvalue().encode()))
+    write_csv(args.out / "isolation.csv", rows)
     atomic_write(args.out / "isolation.md", lambda f: f.write(render(rows, cond).encode()))
     print(f"wrote {args.out / 'isolation.md'}")
 

@@ -35,13 +35,8 @@ Outputs (beside this script): ``results/hetero/calibration.csv`` (one row per sc
 from __future__ import annotations
 
 import argparse
-import csv
-import io
 import math
 import multiprocessing
-import os
-import platform
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -53,6 +48,8 @@ from geosrl.files import atomic_write
 from geosrl.hetero import GlobalModel, HeterogeneityAwareModel
 from geosrl.hetero.evaluation import score
 from geosrl.hetero.model import equal_capacity_global
+
+from _results import conditions, write_csv
 
 ROOT = Path(__file__).resolve().parents[1]
 ENC = {"frequency_num": 2, "min_radius": 0.1}
@@ -96,13 +93,6 @@ def rate(ps: list[float], alpha: float) -> tuple[float, float]:
     """Rejection rate of p < α and its binomial Monte-Carlo standard error."""
     r = float(np.mean(np.asarray(ps) < alpha))
     return r, math.sqrt(max(r * (1 - r), 1e-12) / len(ps))
-
-
-def _git(*args: str) -> str:
-    try:
-        return subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True, check=True).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
 
 
 def run(args, pool) -> tuple[list[dict], dict]:
@@ -175,18 +165,12 @@ def main(argv: list[str] | None = None) -> None:
             rows, r2 = run(args, pool)
     else:
         rows, r2 = run(args, None)
-    cond = {"n": args.n, "noise σ": args.noise, "workers": args.workers, "torch threads": 1, "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS"),
-            "machine": f"{platform.machine()} {os.cpu_count()} CPUs", "python": platform.python_version(),
-            "git commit": _git("rev-parse", "--short", "HEAD") + (" (dirty)" if _git("status", "--porcelain", "--",
-                                                                                     "src/geosrl") else ""),
-            "wall time": f"{time.perf_counter() - t0:.0f} s", "command": "OMP_NUM_THREADS=1 .venv/bin/python "
-            "benchmarks/hetero_calibration.py " + " ".join(argv if argv is not None else sys.argv[1:])}
+    command = ("OMP_NUM_THREADS=1 .venv/bin/python benchmarks/hetero_calibration.py "
+               + " ".join(argv if argv is not None else sys.argv[1:]))
+    cond = conditions(command, t0, n=args.n, **{"noise σ": args.noise}, workers=args.workers,
+                      **{"torch threads": 1})
     args.out.mkdir(parents=True, exist_ok=True)
-    buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=list(rows[0]))
-    writer.writeheader()
-    writer.writerows(rows)
-    atomic_write(args.out / "calibration.csv", lambda f: f.write(buf.getvalue().encode()))
+    write_csv(args.out / "calibration.csv", rows)
     atomic_write(args.out / "calibration.md", lambda f: f.write(render(rows, r2, cond).encode()))
     print(f"wrote {args.out / 'calibration.md'} in {time.perf_counter() - t0:.0f} s")
 

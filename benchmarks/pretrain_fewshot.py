@@ -22,8 +22,6 @@
 from __future__ import annotations
 
 import argparse
-import csv
-import io
 import json
 import math
 import os
@@ -42,6 +40,8 @@ from geosrl.encoders import load_pretrained, save_pretrained
 from geosrl.encoders.checkpoint import pretrained_dir
 from geosrl.files import atomic_write
 from geosrl.tasks.fewshot import PRIMARY, relative_gain_interval
+
+from _results import write_csv
 
 PRETRAINED_METHODS = ("pretrained_probe", "pretrained_finetune", "pretrained_knn")
 _AUTO_CARD_KEYS = {"format", "format_version", "created", "file_sha256", "tensors_sha256", "num_parameters",
@@ -170,15 +170,6 @@ def closing_note(by: dict, tasks: list[str], fracs: list[float], leaky: set = fr
     return out
 
 
-def write_csv(path: Path, rows: list[dict]) -> None:
-    keys = ["task", "method", "fraction", "n", "mean", "gain", "gain_low", "gain_high"]
-    buf = io.StringIO(newline="")
-    w = csv.DictWriter(buf, fieldnames=keys)
-    w.writeheader()
-    w.writerows([{k: r.get(k, "") for k in keys} for r in rows])
-    atomic_write(path, lambda f: f.write(buf.getvalue().encode()))
-
-
 def ship(name: str, out: Path, rows: list[dict], command: str, profile: str, note: list[str]) -> Path:
     """Write the pre-trained encoder of ``out`` with its card (pre-training card + few-shot table) as ``name``."""
     enc = load_pretrained(out / "pretrain" / "location_encoder.safetensors")
@@ -260,7 +251,8 @@ def main() -> int:
     text, note = render(rows, kinds, header, leaks)
     a.results.mkdir(parents=True, exist_ok=True)
     atomic_write(a.results / "summary.md", lambda f: f.write(text.encode()))
-    write_csv(a.results / "gains.csv", rows)
+    write_csv(a.results / "gains.csv", rows, ["task", "method", "fraction", "n", "mean", "gain", "gain_low",
+                                              "gain_high"])
     for seed, out in outs.items():  # each run's per-cell leaderboard, run record and pre-training curve
         for src, dst in (("leaderboard.csv", "leaderboard"), ("run.json", "run"), ("pretrain/log.csv", "pretrain_log")):
             if (out / src).is_file():

@@ -26,9 +26,7 @@ and, with ``--readme``, replaces the table between the README's ``<!-- throughpu
 from __future__ import annotations
 
 import argparse
-import csv
 import datetime as _dt
-import io
 import json
 import math
 import os
@@ -44,6 +42,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from encode_throughput import git_commit, load_torchspatial, random_lonlat, time_call, ts_pairs  # noqa: E402
+from _results import write_csv  # noqa: E402
 
 import geosrl  # noqa: E402  (the scaling study imports older geosrl trees too: only the API they share)
 
@@ -237,16 +236,6 @@ def atomic_write_text(path: Path, text: str) -> None:
     write(path, text)
 
 
-def write_csv(path: Path, rows: list[dict[str, Any]]) -> None:
-    keys = list(dict.fromkeys(k for r in rows for k in r))
-    buf = io.StringIO()
-    w = csv.DictWriter(buf, fieldnames=keys)
-    w.writeheader()
-    for r in rows:
-        w.writerow({k: (f"{v:.6g}" if isinstance(v, float) else v) for k, v in r.items()})
-    atomic_write_text(path, buf.getvalue())
-
-
 def update_readme(path: Path, table: str, meta: dict[str, Any]) -> None:
     text = path.read_text()
     if MARK_BEGIN not in text or MARK_END not in text:
@@ -306,9 +295,9 @@ def main(argv=None) -> int:
     out.mkdir(parents=True, exist_ok=True)
     for r in rows:
         r["peak_mem_ratio"] = memory.get(r["encoder"]) if r["n"] == rows[0]["n"] else None
-    write_csv(out / "encode_throughput_multiscale.csv", rows + [dict(r, kind="compiled") for r in compiled])
+    write_csv(out / "encode_throughput_multiscale.csv", rows + [dict(r, kind="compiled") for r in compiled], digits=6)
     if scaling:
-        write_csv(out / "encode_throughput_scaling.csv", scaling)
+        write_csv(out / "encode_throughput_scaling.csv", scaling, digits=6)
     table = main_table(rows, memory, compiled)
     md = ["# Multi-scale encodings on CPU: geosrl vs TorchSpatial vs the sine floor\n", conditions(meta) + ".\n",
           "M pts/s. `× TS`: geosrl / TorchSpatial (float32 features from float64 coordinates is what TorchSpatial "
