@@ -36,6 +36,20 @@ def _tensor(a: np.ndarray, device, dtype=torch.float64) -> torch.Tensor:
 
 
 
+def _fit_classes(est: LocationEstimator, X, y, bias: bool):
+    """The shared start of a classifier's fit: checked inputs and config, ``est.classes_``, a new ``est.model_``
+    (one output per class, with or without bias), the train/validation split stratified by class, and the
+    locations and class codes as tensors on the configured device.
+
+    Returns ``(cfg, seed, codes, train, val, ll, target)``."""
+    lonlat, cfg, seed = est._fit_common(X)
+    est.classes_, codes = _class_codes(y, len(lonlat), type(est).__name__)
+    device = torch.device(cfg["device"])
+    est.model_ = est._build(len(est.classes_), bias, seed, cfg)
+    train, val = est._split(len(lonlat), seed, stratify=codes)
+    return cfg, seed, codes, train, val, _tensor(lonlat, device), torch.as_tensor(codes, device=device)
+
+
 def _class_codes(y, n: int, owner: str) -> tuple[np.ndarray, np.ndarray]:
     """``(classes_, codes)`` of 1-d class labels ``y`` ``(n,)``; at least two classes."""
     y = _targets(y, n, owner)
@@ -66,12 +80,7 @@ class LocationClassifier(ClassifierMixin, LocationEstimator):
 
     def fit(self, X, y):
         """Train on locations ``X`` (see :func:`~geosrl.estimators._input.lonlat_from`) and labels ``y`` ``(N,)``."""
-        lonlat, cfg, seed = self._fit_common(X)
-        self.classes_, codes = _class_codes(y, len(lonlat), type(self).__name__)
-        device = torch.device(cfg["device"])
-        self.model_ = self._build(len(self.classes_), True, seed, cfg)
-        train, val = self._split(len(lonlat), seed, stratify=codes)
-        ll, target = _tensor(lonlat, device), torch.as_tensor(codes, device=device)
+        cfg, seed, codes, train, val, ll, target = _fit_classes(self, X, y, bias=True)
         ll_tr, y_tr = ll[train], target[train]
 
         def batch_loss(b: torch.Tensor) -> torch.Tensor:
@@ -285,12 +294,8 @@ class GeoPrior(ClassifierMixin, LocationEstimator):
 
     def fit(self, X, y):
         """Train the prior on observation locations ``X`` and their class labels ``y`` ``(N,)``."""
-        lonlat, cfg, seed = self._fit_common(X)
-        self.classes_, codes = _class_codes(y, len(lonlat), type(self).__name__)
-        device = torch.device(cfg["device"])
-        self.model_ = self._build(len(self.classes_), False, seed, cfg)
-        train, val = self._split(len(lonlat), seed, stratify=codes)
-        ll, target = _tensor(lonlat, device), torch.as_tensor(codes, device=device)
+        cfg, seed, codes, train, val, ll, target = _fit_classes(self, X, y, bias=False)
+        device = ll.device
         ll_tr, y_tr, codes_tr = ll[train], target[train], codes[train]
         rng = np.random.default_rng(seed)
         gen = torch.Generator().manual_seed(seed + 1)
