@@ -11,7 +11,8 @@ harmonics), at each N (default 200,000 and 2,000,000), float64 coordinates in:
   encoding's count of transcendental values (``sines_per_point`` × N) — measured in the same run;
 * ratios: geosrl / TorchSpatial and floor time / geosrl time (1 = at the floor; the target is ≥ 0.5).
 
-Then ``torch.compile`` (inductor) of a few encodings at the first N (compile time reported), the peak
+Then ``encoding.compile_blocks()`` (inductor) of every encoding at every N (compile time reported), eager
+with outputs on 4 KiB pages against huge pages at the first N, the peak
 extra memory of one call at ``--memory-n`` points (``benchmarks/memory_probe.py``, in a subprocess),
 and the thread/N scaling study that explains the old README's 10–14× (1 and 2 threads, N = 20,000 and
 200,000, this tree and, with ``--baseline``, older commits' code), each in its own process.
@@ -48,7 +49,7 @@ import geosrl  # noqa: E402  (the scaling study imports older geosrl trees too: 
 
 ENCODERS = ["space2vec_grid", "space2vec_theory", "sphere2vec_spherec", "sphere2vec_spherec_plus",
             "sphere2vec_spherem", "sphere2vec_spherem_plus", "sphere2vec_dfs", "nerf", "spherical_harmonics"]
-COMPILED = ["space2vec_grid", "sphere2vec_spherec", "sphere2vec_spherem_plus", "nerf"]
+COMPILED = ENCODERS
 SCALING = ["space2vec_grid", "space2vec_theory", "nerf"]  # the old README's 10–14× rows
 TS_TARGET_F32, TS_TARGET_F64, FLOOR_TARGET = 10.0, 5.0, 0.5
 MARK_BEGIN, MARK_END = "<!-- throughput-table:begin -->", "<!-- throughput-table:end -->"
@@ -112,26 +113,55 @@ def bench_n(n: int, sre, args) -> list[dict[str, Any]]:
     return rows
 
 
-def bench_compiled(n: int, args) -> list[dict[str, Any]]:
-    """``torch.compile(encoding)`` (float32 output) against eager in the same run, with the compile time."""
+def bench_compiled(n: int, rows: list[dict[str, Any]], args) -> list[dict[str, Any]]:
+    """``encoding.compile_blocks()`` (inductor, float32 output) at ``n`` points: speed, × TorchSpatial, ÷ floor
+    and × eager against the eager row of the same run, and the one-off compile time (first call)."""
     x = random_lonlat(n, 0, torch.float64)
-    rows = []
+    eager_rows = {r["encoder"]: r for r in rows if r["n"] == n}
+    out = []
     for name in args.compile_encoders:
-        pe = geosrl.create_positional_encoding(name, validate=False)
-        torch._dynamo.reset()
-        compiled = torch.compile(pe)
+        pe = geosrl.create_positional_encoding(name).compile_blocks()
         with torch.no_grad():
             t0 = time.perf_counter()
-            compiled(x, dtype=torch.float32)
+            pe(x[:1000], dtype=torch.float32)
             compile_s = time.perf_counter() - t0
-            eager = time_call(lambda: pe(x, dtype=torch.float32), args.repeats, CPU)
-            fused = time_call(lambda: compiled(x, dtype=torch.float32), args.repeats, CPU)
-        rows.append({"encoder": name, "n": n, "compile_s": compile_s, "eager_mpts": n / eager / 1e6,
-                     "compiled_mpts": n / fused / 1e6, "speedup": eager / fused, "load": load()})
-        print(f"  compiled {name:24s} {n / fused / 1e6:6.2f} vs eager {n / eager / 1e6:6.2f} M pts/s "
-              f"(compile {compile_s:.1f} s, load {load()})", flush=True)
-    torch._dynamo.reset()
-    return rows
+            mpts = n / time_call(lambda: pe(x, dtype=torch.float32), args.repeats, CPU) / 1e6
+        eager = eager_rows[name]
+        row = {"encoder": name, "n": n, "compile_s": compile_s, "compiled_mpts": mpts,
+               "speedup": mpts / eager["geosrl_f32_mpts"], "floor_ratio": mpts / eager["floor_f32_mpts"],
+               "ts_ratio": mpts / eager["ts_mpts"] if eager.get("ts_mpts") else None, "load": load()}
+        out.append(row)
+        print(f"  compiled {name:24s} {mpts:6.2f} M pts/s = {row['speedup']:.2f}x eager, floor ratio "
+              f"{row['floor_ratio']:.2f} (compile {compile_s:.1f} s, load {load()})", flush=True)
+    return out
+
+
+def bench_pages(n: int, args) -> list[dict[str, Any]]:
+    """Eager float32 with outputs on 4 KiB pages (plain ``torch.empty``) against huge-page outputs
+    (``empty_output``), alternating the two twice per encoding: what the page faults of a fresh output cost."""
+    from geosrl.encoders.positional import base
+
+    x = random_lonlat(n, 0, torch.float64)
+    huge = base.empty_output
+    plain = lambda rows, cols, dtype, device: torch.empty(rows, cols, dtype=dtype, device=device)  # noqa: E731
+    out = []
+    for name in args.encoders:
+        pe = geosrl.create_positional_encoding(name)
+        seconds = {"plain": [], "huge": []}
+        try:
+            with torch.no_grad():
+                for label, alloc in (("plain", plain), ("huge", huge)) * 2:
+                    base.empty_output = alloc
+                    seconds[label].append(time_call(lambda: pe(x, dtype=torch.float32), args.repeats, CPU))
+        finally:
+            base.empty_output = huge
+        row = {"encoder": name, "n": n, "plain_mpts": n / min(seconds["plain"]) / 1e6,
+               "huge_mpts": n / min(seconds["huge"]) / 1e6, "load": load()}
+        row["speedup"] = row["huge_mpts"] / row["plain_mpts"]
+        out.append(row)
+        print(f"  pages {name:24s} 4 KiB {row['plain_mpts']:6.2f}, huge {row['huge_mpts']:6.2f} M pts/s "
+              f"({row['speedup']:.2f}x)", flush=True)
+    return out
 
 
 def memory_ratios(args) -> dict[str, float]:
@@ -195,19 +225,29 @@ def fmt(v: Any, digits: int = 3) -> str:
 
 def main_table(rows: list[dict[str, Any]], memory: dict[str, float], compiled: list[dict[str, Any]]) -> str:
     """The README table: one line per encoder and N."""
-    comp = {r["encoder"]: r for r in compiled}
+    comp = {(r["encoder"], r["n"]): r for r in compiled}
     head = ["encoder", "N", "f32 out", "× TS", "÷ floor", "f64 out", "× TS", "÷ floor", "TS", "sines/pt",
-            "peak mem / out", "compiled f32 (× eager)"]
+            "compiled f32", "× TS", "÷ floor", "× eager", "peak mem / out"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     first_n = rows[0]["n"] if rows else None
     for r in rows:
-        c = comp.get(r["encoder"]) if r["n"] == first_n else None
+        c = comp.get((r["encoder"], r["n"]), {})
         lines.append("| " + " | ".join([
             f"`{r['encoder']}`", f"{r['n']:,}", fmt(r["geosrl_f32_mpts"]), fmt(r.get("ts_ratio_f32")),
             fmt(r["floor_ratio_f32"], 2), fmt(r["geosrl_f64_mpts"]), fmt(r.get("ts_ratio_f64")),
             fmt(r["floor_ratio_f64"], 2), fmt(r.get("ts_mpts")), str(r["sines"]),
-            fmt(memory.get(r["encoder"]), 3) if r["n"] == first_n else "",
-            (f"{c['compiled_mpts']:.3g} ({c['speedup']:.2f}×)" if c else "")]) + " |")
+            fmt(c.get("compiled_mpts")), fmt(c.get("ts_ratio")), fmt(c.get("floor_ratio"), 2),
+            f"{c['speedup']:.2f}" if c else "–",
+            fmt(memory.get(r["encoder"]), 3) if r["n"] == first_n else ""]) + " |")
+    return "\n".join(lines)
+
+
+def pages_table(rows: list[dict[str, Any]]) -> str:
+    head = ["encoder", "N", "4 KiB pages", "huge pages", "speed-up", "load"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for r in rows:
+        lines.append("| " + " | ".join([f"`{r['encoder']}`", f"{r['n']:,}", fmt(r["plain_mpts"]),
+                                        fmt(r["huge_mpts"]), f"{r['speedup']:.2f}×", r["load"]]) + " |")
     return "\n".join(lines)
 
 
@@ -259,6 +299,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--baseline", action="append", default=[], metavar="LABEL=SRC",
                    help="also run the scaling study on the geosrl package in the folder SRC (repeatable)")
     p.add_argument("--no-scaling", action="store_true")
+    p.add_argument("--no-pages", action="store_true", help="skip the 4 KiB / huge page comparison")
     p.add_argument("--scaling-only", type=int, default=None, help=argparse.SUPPRESS)
     p.add_argument("--out", default="benchmarks/results")
     p.add_argument("--readme", default=None, help="README to update between the throughput-table markers")
@@ -279,7 +320,9 @@ def main(argv=None) -> int:
     print(f"geosrl {geosrl.__version__} from {Path(geosrl.__file__).parent}, torch {torch.__version__}, "
           f"{torch.get_num_threads()} threads; {ts_msg}", flush=True)
     rows = [r for n in (int(v) for v in args.n.split(",")) for r in bench_n(n, sre, args)]
-    compiled = bench_compiled(rows[0]["n"], args) if args.compile_encoders and rows else []
+    compiled = [r for n in sorted({r["n"] for r in rows}) for r in bench_compiled(n, rows, args)] \
+        if args.compile_encoders else []
+    pages = bench_pages(rows[0]["n"], args) if rows and not args.no_pages else []
     memory = memory_ratios(args) if args.memory_n else {}
     for name, ratio in memory.items():
         print(f"  peak memory {name:24s} {ratio:.3f} x output at N = {args.memory_n:,}", flush=True)
@@ -298,6 +341,8 @@ def main(argv=None) -> int:
     write_csv(out / "encode_throughput_multiscale.csv", rows + [dict(r, kind="compiled") for r in compiled], digits=6)
     if scaling:
         write_csv(out / "encode_throughput_scaling.csv", scaling, digits=6)
+    if pages:
+        write_csv(out / "encode_throughput_pages.csv", pages, digits=6)
     table = main_table(rows, memory, compiled)
     md = ["# Multi-scale encodings on CPU: geosrl vs TorchSpatial vs the sine floor\n", conditions(meta) + ".\n",
           "M pts/s. `× TS`: geosrl / TorchSpatial (float32 features from float64 coordinates is what TorchSpatial "
@@ -305,9 +350,15 @@ def main(argv=None) -> int:
           "`÷ floor`: the time `torch.sin` takes for the encoding's `sines/pt` × N values (out of cache, output "
           f"dtype) divided by geosrl's time (1 = at the floor). Targets: ≥ {TS_TARGET_F32:.0f}× TS with float32 "
           f"output, ≥ {TS_TARGET_F64:.0f}× with float64, ÷ floor ≥ {FLOOR_TARGET}. `peak mem / out`: peak RSS "
-          f"growth of one float32 call at N = {args.memory_n:,} over its output bytes. `compiled`: "
-          "`torch.compile(encoding)` (inductor, float32 output) at the first N, and its speed-up over eager in "
-          "the same run; compile times in the CSV.\n", table, ""]
+          f"growth of one float32 call at N = {args.memory_n:,} over its output bytes. `compiled f32`: "
+          "`encoding.compile_blocks()` (inductor fuses a fixed-size block of rows into one loop; opt-in), "
+          "float32 output, with its ratios to TorchSpatial, to the floor and to eager; one-off compile times "
+          "in the CSV.\n", table, ""]
+    if pages:
+        md += ["## Page faults of a fresh output\n",
+               "Eager float32 output allocated on 4 KiB pages (plain `torch.empty`) against the huge-page "
+               "output geosrl allocates (`empty_output`: `madvise(MADV_HUGEPAGE)` before the first write); "
+               "best of two alternating measurements each.\n", pages_table(pages), ""]
     if scaling:
         md += ["## Scaling: threads and N (why the old 10–14× did not reproduce)\n", scaling_table(scaling), ""]
     atomic_write_text(out / "encode_throughput_multiscale.md", "\n".join(md))

@@ -31,6 +31,28 @@ def test_registry_encoding_to_npy_matches_the_library(table, tmp_path, capsys):
     assert emb.dtype == np.float32 and np.array_equal(emb, want)
 
 
+def test_compiled_blocks_give_the_same_embeddings(table, tmp_path, capsys, monkeypatch):
+    """``--compile`` runs the position encoding through compiled blocks (eager backend here: the trace is the
+    same, without a C++ compile); the numbers match the eager path."""
+    compile_ = torch.compile
+    monkeypatch.setattr(torch, "compile", lambda fn, **kw: compile_(fn, **{**kw, "backend": "eager"}))
+    outs = []
+    for flags in ([], ["--compile"]):
+        outs.append(tmp_path / f"emb{len(flags)}.npy")
+        code, _ = run(["embed", str(table), str(outs[-1]), "--encoder", "nerf", "--lon-col", "longitude",
+                       "--lat-col", "latitude", *flags], capsys)
+        assert code == 0
+    np.testing.assert_allclose(np.load(outs[1]), np.load(outs[0]), rtol=0, atol=1e-6)
+
+
+def test_compile_needs_a_position_encoding():
+    from geosrl.config import ConfigError
+    from geosrl.embed import _position_encoding
+
+    with pytest.raises(ConfigError, match="drop --compile"):
+        _position_encoding(torch.nn.Linear(2, 2))
+
+
 def test_shipped_checkpoint_to_csv(table, tmp_path, capsys):
     out = tmp_path / "emb.csv"
     code, printed = run(["embed", str(table), str(out), "--checkpoint", "csp_sphere2vec_quick", "--lon-col",

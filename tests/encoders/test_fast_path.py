@@ -99,3 +99,92 @@ def test_torch_compile_gives_the_eager_values(name, points64):
         got = compiled(points64, dtype=torch.float32)
         want = pe(points64, dtype=torch.float32)
     torch.testing.assert_close(got, want, rtol=0, atol=F32_BOUND)
+
+
+PRODUCT_ENCODERS = ["sphere2vec_spherec", "sphere2vec_spherec_plus", "sphere2vec_spherem",
+                    "sphere2vec_spherem_plus", "sphere2vec_dfs"]
+
+
+@pytest.mark.parametrize("name", PRODUCT_ENCODERS)
+def test_assemble_equals_the_eager_column_combination(name, points64):
+    """The compile-friendly expression (slices, products, a stack) and the eager strided writes agree
+    column by column: the Triton column table, ``combine`` and ``assemble`` describe one layout."""
+    pe = geosrl.create_positional_encoding(name, frequency_num=5)
+    weight, offset = pe.factor_weights()
+    factors = base.sin_turns(points64, weight, offset, torch.float64)
+    out = torch.empty(len(points64), pe.output_dim, dtype=torch.float64)
+    pe.combine(factors, out)
+    torch.testing.assert_close(pe.assemble(factors), out, rtol=0, atol=0)
+    first, second = pe.column_factors()
+    padded = torch.cat([factors, factors.new_ones(len(factors), 1)], dim=1)
+    torch.testing.assert_close(out, factors[:, first] * padded[:, second], rtol=0, atol=0)
+
+
+_TORCH_COMPILE = torch.compile
+
+
+def _eager_compile(fn, **kwargs):
+    """``torch.compile`` with the eager backend: traces like inductor (fullgraph, static shapes) in milliseconds."""
+    return _TORCH_COMPILE(fn, backend="eager", **kwargs)
+
+
+ALL_MULTISCALE = ["space2vec_grid", "space2vec_theory", *PRODUCT_ENCODERS, "nerf", "spherical_harmonics"]
+
+
+@pytest.mark.parametrize("name", ALL_MULTISCALE)
+@pytest.mark.parametrize("n", [1, 2731, 5000])
+def test_compiled_blocks_give_the_eager_values_for_any_n(name, n, monkeypatch):
+    """Whole blocks, a padded last block and an input smaller than one block; the block function is
+    traced with fullgraph (no graph break) and static shapes."""
+    monkeypatch.setattr(base.torch, "compile", _eager_compile)
+    torch.manual_seed(0)
+    x = torch.stack([torch.rand(n, dtype=torch.float64) * 360 - 180, torch.rand(n, dtype=torch.float64) * 180 - 90], 1)
+    pe = geosrl.create_positional_encoding(name)
+    with torch.no_grad():
+        want = pe(x, dtype=torch.float32)
+        got = pe.compile_blocks()(x, dtype=torch.float32)
+        again = pe(x[: n // 2 + 1], dtype=torch.float32)  # another N reuses the compiled block
+    torch.testing.assert_close(got, want, rtol=0, atol=5e-6 if name == "spherical_harmonics" else F32_BOUND)
+    torch.testing.assert_close(again, want[: n // 2 + 1], rtol=0, atol=5e-6 if name == "spherical_harmonics" else F32_BOUND)
+    assert len(pe._compiled_blocks) == 1 or name == "spherical_harmonics" and n <= pe._chunk_rows()
+    assert pe.compile_blocks(False)._compiled_blocks is None
+
+
+def test_compiled_blocks_keep_autograd_and_refuse_a_bad_flag(monkeypatch):
+    monkeypatch.setattr(base.torch, "compile", _eager_compile)
+    pe = geosrl.create_positional_encoding("space2vec_grid").compile_blocks()
+    x = torch.tensor([[12.5, 41.0], [-120.0, -33.0]], dtype=torch.float64, requires_grad=True)
+    pe(x).sum().backward()  # autograd calls take the one-expression path
+    assert x.grad is not None and pe._compiled_blocks == {}
+    with pytest.raises(TypeError, match="enabled must be True or False"):
+        pe.compile_blocks("yes")
+
+
+def test_many_encoders_compile_in_one_process_without_hitting_the_recompile_limit(monkeypatch):
+    """dynamo caches 8 entries per code object; each module's block function has its own."""
+    monkeypatch.setattr(base.torch, "compile", _eager_compile)
+    x = torch.tensor([[12.5, 41.0], [-120.0, -33.0]], dtype=torch.float64)
+    for s in range(3, 14):  # 11 different encoders (output shapes) of one class
+        pe = geosrl.create_positional_encoding("sphere2vec_spherec", frequency_num=s).compile_blocks()
+        with torch.no_grad():
+            torch.testing.assert_close(pe(x, dtype=torch.float32), pe.compile_blocks(False)(x, dtype=torch.float32),
+                                       rtol=0, atol=F32_BOUND)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["sphere2vec_spherem_plus", "sphere2vec_dfs"])
+def test_inductor_compiled_blocks_give_the_eager_values(name, points64):
+    pe = geosrl.create_positional_encoding(name, validate=False)
+    x = points64.repeat(7, 1)
+    with torch.no_grad():
+        want = pe(x, dtype=torch.float32)
+        got = pe.compile_blocks()(x, dtype=torch.float32)
+    torch.testing.assert_close(got, want, rtol=0, atol=F32_BOUND)
+
+
+@pytest.mark.parametrize("rows", [1, 3, 600_000])
+def test_empty_output_is_an_ordinary_writable_tensor(rows):
+    out = base.empty_output(rows, 4, torch.float32, torch.device("cpu"))
+    assert out.shape == (rows, 4) and out.dtype == torch.float32 and out.is_contiguous()
+    out.fill_(1.5)
+    assert float(out.sum()) == 1.5 * 4 * rows

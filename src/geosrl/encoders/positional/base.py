@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import ctypes
+import functools
 import math
+import sys
+import types
 from typing import Sequence
 
 import torch
@@ -12,7 +16,7 @@ from ...coords import check_lonlat_shape, validate_lonlat
 from ..kernels import kernel_usable
 from ._checks import check_count, check_flag, check_order, check_positive
 
-__all__ = ["PositionEncoding", "SinusoidEncoding", "available_memory", "geometric_frequencies",
+__all__ = ["PositionEncoding", "SinusoidEncoding", "available_memory", "empty_output", "geometric_frequencies",
            "legacy_single_scale_frequencies", "sin_of", "sin_radians_into", "sin_turns", "sin_turns_into", "CHUNK_BYTES", "HALF_PI",
            "SINUSOID_CHUNK_BYTES", "TWO_PI"]
 
@@ -53,6 +57,7 @@ class PositionEncoding(nn.Module):
     def __init__(self, validate: bool = True) -> None:
         super().__init__()
         self.validate = check_flag("validate", validate)
+        self._compiled_blocks: dict | None = None
 
     def forward(self, lonlat: torch.Tensor, dtype: torch.dtype | None = None) -> torch.Tensor:
         """Encode ``(..., 2)`` (lon, lat) degrees → ``(..., output_dim)``.
@@ -80,8 +85,11 @@ class PositionEncoding(nn.Module):
         if torch.is_grad_enabled() and (lonlat.requires_grad or any(p.requires_grad for p in self.parameters())):
             return self.encode(lonlat, dtype)  # autograd keeps its saved tensors anyway
         self._check_output_fits(n, dtype, lonlat.device)
-        out = torch.empty(n, self.output_dim, dtype=dtype, device=lonlat.device)
-        self._encode_into(lonlat.reshape(n, 2), out, rows)
+        out = empty_output(n, self.output_dim, dtype, lonlat.device)
+        if getattr(self, "_compiled_blocks", None) is not None:
+            self._encode_compiled(lonlat.reshape(n, 2), out)
+        else:
+            self._encode_into(lonlat.reshape(n, 2), out, rows)
         return out.reshape(*lonlat.shape[:-1], self.output_dim)
 
     #: whether :meth:`forward` runs :meth:`_encode_into` even when the input fits in one chunk
@@ -95,6 +103,48 @@ class PositionEncoding(nn.Module):
         """Encode ``flat`` ``(n, 2)`` into ``out`` ``(n, output_dim)``, ``rows`` rows at a time."""
         for start in range(0, flat.shape[0], rows):
             out[start:start + rows] = self.encode(flat[start:start + rows], out.dtype)
+
+    def compile_blocks(self, enabled: bool = True) -> "PositionEncoding":
+        """Encode through a ``torch.compile``'d (inductor) function of a fixed-size block of rows.
+
+        The compiler fuses the whole encoding of a block (phase, float64 range reduction, trigonometry,
+        products) into one loop that writes straight into the output, which eager torch cannot do; each
+        (dtype, device) pays a one-off compile of seconds (inductor's on-disk cache shortens it in later
+        processes), so this pays off for large inputs (``benchmarks/throughput_cpu.py`` measures by how
+        much per encoding) and is off by default. Blocks have a static shape, so any N reuses the one
+        compiled function; autograd calls keep the eager path. Returns ``self``.
+        """
+        self._compiled_blocks = {} if check_flag("enabled", enabled) else None
+        return self
+
+    def _compile_rows(self) -> int:
+        """Rows per compiled block: a float64 ``(rows, output_dim)`` block of ``SINUSOID_CHUNK_BYTES``."""
+        return max(1, SINUSOID_CHUNK_BYTES // (8 * max(self.output_dim, 2)))
+
+    def _encode_compiled(self, flat: torch.Tensor, out: torch.Tensor) -> None:
+        """Encode ``flat`` ``(n, 2)`` into ``out`` ``(n, output_dim)`` with the compiled block function; the
+        last partial block is padded with a valid coordinate (0, 0) and its rows copied."""
+        key = (out.dtype, out.device)
+        block = self._compiled_blocks.get(key)
+        if block is None:
+            def encode_block(inputs: torch.Tensor, target: torch.Tensor) -> None:
+                target.copy_(self.encode(inputs, target.dtype))
+            # dynamo keeps one cache (of 8 entries) per code object: give every module its own code
+            # object, so that encoders compiled in one process do not evict or fail each other
+            own = types.FunctionType(encode_block.__code__.replace(), encode_block.__globals__,
+                                     closure=encode_block.__closure__)
+            block = self._compiled_blocks[key] = torch.compile(own, fullgraph=True, dynamic=False)
+        rows = self._compile_rows()
+        n = flat.shape[0]
+        whole = n - n % rows
+        for start in range(0, whole, rows):
+            block(flat[start:start + rows], out[start:start + rows])
+        if whole < n:
+            padded = flat.new_zeros(rows, 2)
+            padded[:n - whole] = flat[whole:]
+            tail = out.new_empty(rows, out.shape[1])
+            block(padded, tail)
+            out[whole:] = tail[:n - whole]
 
     def _check_output_fits(self, n: int, dtype: torch.dtype, device: torch.device) -> None:
         """Raise :class:`MemoryError` when an ``(n, output_dim)`` output cannot fit in ``device``'s free memory."""
@@ -180,6 +230,41 @@ def available_memory(device: torch.device) -> int | None:
         except OSError:
             return None
     return None
+
+
+#: outputs of at least this many bytes are backed by transparent huge pages where the OS allows it
+HUGE_PAGE_BYTES = 2 * 2**20
+
+_MADV_HUGEPAGE = 14  # Linux <sys/mman.h>
+
+
+def empty_output(rows: int, cols: int, dtype: torch.dtype, device: torch.device) -> torch.Tensor:
+    """``torch.empty((rows, cols))`` whose memory, on Linux CPUs, is advised to use transparent huge pages.
+
+    A fresh output is first touched while it is written, and on 4 KiB pages those page faults cost
+    about as much as computing a float32 sine per value (measured on the 2-core machine: ``torch.sin``
+    into a fresh tensor at a third of its speed into an existing one). ``madvise(MADV_HUGEPAGE)`` on
+    the not-yet-touched buffer makes each fault map 2 MiB instead: advisory, a no-op where THP is off,
+    and skipped on other platforms and devices.
+    """
+    out = torch.empty(rows, cols, dtype=dtype, device=device)
+    nbytes = out.numel() * out.element_size()
+    if device.type == "cpu" and nbytes >= 2 * HUGE_PAGE_BYTES and _libc() is not None:
+        start = -(-out.data_ptr() // HUGE_PAGE_BYTES) * HUGE_PAGE_BYTES
+        end = (out.data_ptr() + nbytes) // HUGE_PAGE_BYTES * HUGE_PAGE_BYTES
+        _libc().madvise(ctypes.c_void_p(start), ctypes.c_size_t(end - start), _MADV_HUGEPAGE)
+    return out
+
+
+@functools.lru_cache(maxsize=1)
+def _libc():
+    """The C library (for ``madvise``) on Linux, else ``None``."""
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        return ctypes.CDLL(None, use_errno=True)
+    except OSError:
+        return None
 
 
 def sin_of(phase: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
@@ -286,6 +371,12 @@ class SinusoidEncoding(PositionEncoding):
         """Write the output ``(R, output_dim)`` from the factor sines ``(R, F)`` (eager fast path)."""
         raise NotImplementedError
 
+    def assemble(self, factors: torch.Tensor) -> torch.Tensor:  # pragma: no cover - abstract
+        """The output ``(R, output_dim)`` from the factor sines ``(R, F)`` as one expression of slices,
+        products and a stack (autograd and ``torch.compile``, which fuses it with the sines: a gather by
+        column index would not fuse)."""
+        raise NotImplementedError
+
     def column_factors(self) -> tuple[torch.Tensor, torch.Tensor]:
         """Per output column, the index of its first and of its second factor (``F``: none) ``(D,)`` each."""
         if self.factors_are_output:
@@ -299,9 +390,7 @@ class SinusoidEncoding(PositionEncoding):
         flat = inputs.reshape(-1, inputs.shape[-1])
         factors = sin_turns(flat, *self.factor_weights(), dtype)
         if not self.factors_are_output:
-            first, second = self.column_factors()
-            padded = torch.cat([factors, factors.new_ones(factors.shape[0], 1)], dim=1)
-            factors = factors[:, first] * padded[:, second]
+            factors = self.assemble(factors)
         return factors.reshape(*lonlat.shape[:-1], self.output_dim)
 
     def _chunk_rows(self) -> int:

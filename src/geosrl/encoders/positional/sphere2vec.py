@@ -91,14 +91,22 @@ class _SphereBase(SinusoidEncoding):
         u = 4 * self.frequency_num + self.unscaled.index(name)
         return factors[:, u:u + 1]
 
+    def _column_parts(self, factors: torch.Tensor, column: tuple[str, ...]) -> list[torch.Tensor]:
+        """The factor blocks ``(R, S)`` or ``(R, 1)`` whose product is per-scale column ``column``."""
+        return [self.factor_block(factors, name) for name in column]
+
     def combine(self, factors: torch.Tensor, out: torch.Tensor) -> None:
         per_scale = out.view(out.shape[0], self.frequency_num, len(self.COLUMNS))
         for k, column in enumerate(self.COLUMNS):
-            first = self.factor_block(factors, column[0])
-            if len(column) == 1:
-                per_scale[:, :, k].copy_(first)
+            parts = self._column_parts(factors, column)
+            if len(parts) == 1:
+                per_scale[:, :, k].copy_(parts[0])
             else:
-                torch.mul(first, self.factor_block(factors, column[1]), out=per_scale[:, :, k])
+                torch.mul(*parts, out=per_scale[:, :, k])
+
+    def assemble(self, factors: torch.Tensor) -> torch.Tensor:
+        columns = [math.prod(self._column_parts(factors, column)) for column in self.COLUMNS]  # (R, S) each
+        return torch.stack(columns, dim=-1).reshape(factors.shape[0], -1)
 
     def extra_repr(self) -> str:
         return (
@@ -166,3 +174,9 @@ class DFSEncoding(_SphereBase):
         u, v = factors[:, two_s:2 * two_s], factors[:, :two_s]
         torch.mul(u[:, :, None], v[:, None, :], out=out[:, :two_s * two_s].view(-1, two_s, two_s))
         super().combine(factors, out[:, two_s * two_s:])
+
+    def assemble(self, factors: torch.Tensor) -> torch.Tensor:
+        two_s = 2 * self.frequency_num
+        u, v = factors[:, two_s:2 * two_s], factors[:, :two_s]
+        outer = (u[:, :, None] * v[:, None, :]).reshape(factors.shape[0], -1)
+        return torch.cat([outer, super().assemble(factors)], dim=1)
