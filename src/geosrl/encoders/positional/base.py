@@ -86,7 +86,7 @@ class PositionEncoding(nn.Module):
             return self.encode(lonlat, dtype)  # autograd keeps its saved tensors anyway
         self._check_output_fits(n, dtype, lonlat.device)
         out = empty_output(n, self.output_dim, dtype, lonlat.device)
-        if getattr(self, "_compiled_blocks", None) is not None:
+        if getattr(self, "_compiled_blocks", None) is not None and out.device.type == "cpu":
             self._encode_compiled(lonlat.reshape(n, 2), out)
         else:
             self._encode_into(lonlat.reshape(n, 2), out, rows)
@@ -112,7 +112,8 @@ class PositionEncoding(nn.Module):
         (dtype, device) pays a one-off compile of seconds (inductor's on-disk cache shortens it in later
         processes), so this pays off for large inputs (``benchmarks/throughput_cpu.py`` measures by how
         much per encoding) and is off by default. Blocks have a static shape, so any N reuses the one
-        compiled function; autograd calls keep the eager path. Returns ``self``.
+        compiled function; autograd calls keep the eager path. CPU only: on CUDA the sinusoidal encodings
+        already run as one fused Triton kernel (:mod:`geosrl.encoders.kernels`). Returns ``self``.
         """
         self._compiled_blocks = {} if check_flag("enabled", enabled) else None
         return self
@@ -125,26 +126,34 @@ class PositionEncoding(nn.Module):
         """Encode ``flat`` ``(n, 2)`` into ``out`` ``(n, output_dim)`` with the compiled block function; the
         last partial block is padded with a valid coordinate (0, 0) and its rows copied."""
         key = (out.dtype, out.device)
-        block = self._compiled_blocks.get(key)
-        if block is None:
-            def encode_block(inputs: torch.Tensor, target: torch.Tensor) -> None:
-                target.copy_(self.encode(inputs, target.dtype))
+        stage = self._compiled_blocks.get(key)
+        if stage is None:
+            def compiled_stage(inputs: torch.Tensor) -> torch.Tensor:
+                return self._compiled_stage(inputs, out.dtype)
             # dynamo keeps one cache (of 8 entries) per code object: give every module its own code
             # object, so that encoders compiled in one process do not evict or fail each other
-            own = types.FunctionType(encode_block.__code__.replace(), encode_block.__globals__,
-                                     closure=encode_block.__closure__)
-            block = self._compiled_blocks[key] = torch.compile(own, fullgraph=True, dynamic=False)
+            own = types.FunctionType(compiled_stage.__code__.replace(), compiled_stage.__globals__,
+                                     closure=compiled_stage.__closure__)
+            stage = self._compiled_blocks[key] = torch.compile(own, fullgraph=True, dynamic=False)
         rows = self._compile_rows()
         n = flat.shape[0]
         whole = n - n % rows
         for start in range(0, whole, rows):
-            block(flat[start:start + rows], out[start:start + rows])
+            self._finish_stage(stage(flat[start:start + rows]), out[start:start + rows])
         if whole < n:
             padded = flat.new_zeros(rows, 2)
             padded[:n - whole] = flat[whole:]
             tail = out.new_empty(rows, out.shape[1])
-            block(padded, tail)
+            self._finish_stage(stage(padded), tail)
             out[whole:] = tail[:n - whole]
+
+    def _compiled_stage(self, inputs: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+        """What :meth:`compile_blocks` compiles, for a block ``(rows, 2)``: by default the whole encoding."""
+        return self.encode(inputs, dtype)
+
+    def _finish_stage(self, stage: torch.Tensor, target: torch.Tensor) -> None:
+        """Write a compiled block's result into its rows of the output (eager)."""
+        target.copy_(stage)
 
     def _check_output_fits(self, n: int, dtype: torch.dtype, device: torch.device) -> None:
         """Raise :class:`MemoryError` when an ``(n, output_dim)`` output cannot fit in ``device``'s free memory."""
@@ -366,6 +375,22 @@ class SinusoidEncoding(PositionEncoding):
     def phase_inputs(self, lonlat: torch.Tensor) -> torch.Tensor:
         """The inputs of the phases ``(..., C)`` float64; default (lon, lat) degrees."""
         return lonlat.to(torch.float64)
+
+    #: :meth:`compile_blocks` compiles only the factor sines and multiplies them eagerly: for encodings
+    #: whose products outnumber their sines (dfs: 256 products of 32 sines) the compiler would
+    #: otherwise recompute a sine for every product
+    compile_factors_only = False
+
+    def _compiled_stage(self, inputs: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+        if self.compile_factors_only:
+            return sin_turns(self.phase_inputs(inputs), *self.factor_weights(), dtype)
+        return self.encode(inputs, dtype)
+
+    def _finish_stage(self, stage: torch.Tensor, target: torch.Tensor) -> None:
+        if self.compile_factors_only:
+            self.combine(stage, target)
+        else:
+            target.copy_(stage)
 
     def combine(self, factors: torch.Tensor, out: torch.Tensor) -> None:  # pragma: no cover - abstract
         """Write the output ``(R, output_dim)`` from the factor sines ``(R, F)`` (eager fast path)."""

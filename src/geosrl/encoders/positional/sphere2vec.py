@@ -157,6 +157,7 @@ class DFSEncoding(_SphereBase):
 
     COLUMNS = (("sin φs",), ("cos φs",), ("sin θs",), ("cos θs",))
     legacy_switch = True
+    compile_factors_only = True
 
     def __init__(self, frequency_num: int = 8, min_radius: float = 1e-3, max_radius: float = 1.0,
                  legacy_single_scale: bool = False, validate: bool = True) -> None:
