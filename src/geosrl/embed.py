@@ -27,7 +27,7 @@ from .coords import as_lonlat
 from .encoders import (PositionEncoding, create_positional_encoding, embed_locations, load_geoclip_location_encoder,
                        load_pretrained)
 
-from .encoders.positional._checks import check_count, check_flag
+from .checks import check_count, check_flag
 from .files import atomic_write
 
 __all__ = ["embed_file", "read_lonlat_table"]

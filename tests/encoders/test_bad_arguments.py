@@ -2,7 +2,7 @@
 are refused with an error naming the argument and the value (issue 11, finding 3), and precision-losing
 coordinate dtypes are refused (finding 12).
 
-Argument policy (``geosrl.encoders.positional._checks``): counts take ints and NumPy ints, and integral
+Argument policy (``geosrl.checks``): counts take ints and NumPy ints, and integral
 floats such as 4.0; a non-integral float, NaN or inf is a ``ValueError`` (never truncated), a bool or a
 string a ``TypeError``. Reals must be finite and in range; flags must be bools.
 """

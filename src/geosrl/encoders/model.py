@@ -10,7 +10,7 @@ import torch
 from torch import nn
 
 from .nets import FCNet, FFN, GeoCLIPMLP, Siren
-from .positional._checks import check_count
+from ..checks import check_count
 from .registry import create_positional_encoding
 
 __all__ = ["LocationEncoder", "NETS", "create_encoder", "embed_locations"]

@@ -7,7 +7,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from ..encoders.positional._checks import check_choice, check_count
+from ..checks import check_choice, check_count
 from .batch import Frame, GeometryBatch, batch_geometries
 from .ingest import InvalidMode
 

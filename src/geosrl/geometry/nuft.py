@@ -26,7 +26,7 @@ from typing import Literal
 import torch
 from torch import nn
 
-from ..encoders.positional._checks import check_choice, check_count, check_order, check_positive, check_reals
+from ..checks import check_choice, check_count, check_order, check_positive, check_reals
 from .base import GeometryEncoder
 from .batch import Frame, GeometryBatch
 from .frequencies import fft_grid_frequencies, polar_frequencies

@@ -18,7 +18,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ..encoders.positional._checks import check_count, check_reals
+from ..checks import check_count, check_reals
 from .base import GeometryEncoder
 from .batch import Frame, GeometryBatch
 from .ingest import InvalidMode

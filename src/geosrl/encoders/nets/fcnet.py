@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ..positional._checks import check_count, check_dropout
+from ...checks import check_count, check_dropout
 
 
 class ResLayer(nn.Module):

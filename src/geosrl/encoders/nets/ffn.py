@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ..positional._checks import check_choice, check_count, check_dropout, check_flag
+from ...checks import check_choice, check_count, check_dropout, check_flag
 
 _ACTIVATIONS = {
     "relu": lambda: nn.ReLU(),

@@ -7,7 +7,7 @@ import math
 import torch
 from torch import nn
 
-from ..positional._checks import check_count, check_dropout, check_positive
+from ...checks import check_count, check_dropout, check_positive
 
 
 class SineLayer(nn.Module):

@@ -14,7 +14,7 @@ from torch import nn
 
 from ...coords import check_lonlat_shape, validate_lonlat
 from ..kernels import kernel_usable
-from ._checks import check_count, check_flag, check_order, check_positive
+from ...checks import check_count, check_flag, check_order, check_positive
 
 __all__ = ["PositionEncoding", "SinusoidEncoding", "available_memory", "empty_output", "geometric_frequencies",
            "legacy_single_scale_frequencies", "sin_of", "sin_radians_into", "sin_turns", "sin_turns_into", "CHUNK_BYTES", "HALF_PI",

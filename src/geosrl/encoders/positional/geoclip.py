@@ -8,7 +8,7 @@ import torch
 
 from ...coords import DEG2RAD
 from ..registry import register_encoder
-from ._checks import check_count, check_reals, check_seed
+from ...checks import check_count, check_reals, check_seed
 from .base import SinusoidEncoding
 
 _A1, _A2, _A3, _A4 = 1.340264, -0.081106, 0.000893, 0.003796

@@ -7,7 +7,7 @@ import torch
 from ...coords import DEG2RAD, validate_lonlat
 from ...sphere import lonlat_to_xyz, uniform_lonlat
 from ..registry import register_encoder
-from ._checks import check_choice, check_count, check_real, check_seed, describe
+from ...checks import check_choice, check_count, check_real, check_seed, describe
 from .base import PositionEncoding
 
 _DISTANCES = ("great_circle", "euclidean_deg")

@@ -7,7 +7,7 @@ import math
 import torch
 
 from ..registry import register_encoder
-from ._checks import check_count, check_extent, check_positive, check_seed
+from ...checks import check_count, check_extent, check_positive, check_seed
 from .base import PositionEncoding
 
 

@@ -19,7 +19,7 @@ import torch
 
 from ...coords import DEG2RAD
 from ..registry import register_encoder
-from ._checks import check_flag, check_positive
+from ...checks import check_flag, check_positive
 from .base import SinusoidEncoding, geometric_frequencies, legacy_single_scale_frequencies
 
 #: the per-scale factors, in block order: (coordinate column: 0 = lon θ, 1 = lat φ; phase offset in turns)

@@ -8,7 +8,7 @@ import torch
 
 from ...coords import DEG2RAD
 from ..registry import register_encoder
-from ._checks import check_choice, check_count
+from ...checks import check_choice, check_count
 from .base import HALF_PI, PositionEncoding, sin_of
 
 _CONVENTIONS = ("geosrl", "satclip")

@@ -9,7 +9,7 @@ from torch import nn
 
 from ...coords import CoordinateError
 from ..registry import register_encoder
-from ._checks import check_count, check_extent, check_flag, check_positive
+from ...checks import check_count, check_extent, check_flag, check_positive
 from .base import PositionEncoding
 
 

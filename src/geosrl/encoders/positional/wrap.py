@@ -6,7 +6,7 @@ import torch
 
 from ...coords import DEG2RAD
 from ..registry import register_encoder
-from ._checks import check_choice
+from ...checks import check_choice
 from .base import PositionEncoding
 
 _LAT_MODES = ("sphere", "mac_aodha")

@@ -8,7 +8,7 @@ import torch
 
 from ...sphere import lonlat_to_xyz
 from ..registry import register_encoder
-from ._checks import check_count
+from ...checks import check_count
 from .base import PositionEncoding, SinusoidEncoding
 
 

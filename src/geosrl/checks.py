@@ -1,4 +1,4 @@
-"""Constructor-argument checks shared by the position encodings, the networks and ``create_encoder``.
+"""Argument checks shared by the position encodings, the networks, ``create_encoder``, the geometry encoders and ``embed``.
 
 One policy, applied everywhere (every check returns the value converted to its canonical Python type):
 
