@@ -92,3 +92,21 @@ def test_satclip_basis_uses_shifted_angles():
     assert sat[2].item() == pytest.approx(math.pi * math.sqrt(3 / (4 * math.pi)) * math.cos(polar))
     # m = 1: sqrt(2) * K_1^1 * P_1^1 (no CS phase) * cos(az), with P_1^1 = sin(polar)
     assert sat[3].item() == pytest.approx(math.sqrt(2) * math.sqrt(3 / (8 * math.pi)) * math.sin(polar) * math.cos(az))
+
+
+@pytest.mark.parametrize("convention", ["geosrl", "satclip"])
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_blockwise_writes_equal_the_one_expression(convention, dtype, monkeypatch):
+    """The eager no-grad path writes each degree's columns straight into the output; autograd and
+    torch.compile use :meth:`encode`: both give the same values (up to rounding order)."""
+    from geosrl.encoders.positional import base
+
+    monkeypatch.setattr(base, "CHUNK_BYTES", 8 * 49 * 7)  # 7 rows per chunk, a partial last one
+    pe = geosrl.create_positional_encoding("spherical_harmonics", legendre_degree=7, convention=convention)
+    torch.manual_seed(0)
+    x = torch.stack([torch.rand(40, dtype=torch.float64) * 360 - 180, torch.rand(40, dtype=torch.float64) * 180 - 90], 1)
+    x[0] = torch.tensor([10.0, 90.0], dtype=torch.float64)  # a pole
+    with torch.no_grad():
+        blockwise = pe(x, dtype=dtype)
+    assert pe._chunk_rows() == 7
+    torch.testing.assert_close(blockwise, pe.encode(x, dtype), rtol=0, atol=1e-6 if dtype == torch.float32 else 1e-13)

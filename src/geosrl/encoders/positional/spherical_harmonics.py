@@ -109,6 +109,34 @@ class SphericalHarmonicsEncoding(PositionEncoding):
         return torch.cat(blocks, dim=-1) * self.column_scale.to(dtype)
 
 
+    def _encode_into(self, flat: torch.Tensor, out: torch.Tensor, rows: int) -> None:
+        """Eager, without autograd: each degree's 2l + 1 columns are multiplied straight into their slice of
+        ``out`` (no per-degree and no final concatenation, no separate scaling pass, no copy of the block);
+        the same values as :meth:`encode` up to rounding order."""
+        for start in range(0, flat.shape[0], rows):
+            self._write_block(flat[start:start + rows], out[start:start + rows])
+
+    def _write_block(self, lonlat: torch.Tensor, block: torch.Tensor) -> None:
+        """Encode ``lonlat`` ``(R, 2)`` into ``block`` ``(R, L²)``."""
+        dtype = block.dtype
+        lat = (lonlat[:, 1] * DEG2RAD).to(dtype)
+        legendre = self.legendre(torch.sin(lat), torch.cos(lat).clamp_min(0.0))
+        mphase = lonlat[:, 0].to(torch.float64)[:, None, None] * self.m_deg + self.cos_sin_offset
+        cos_m, sin_m = (sin_of(mphase, dtype) * math.sqrt(2.0)).unbind(-2)  # √2·cos mθ, √2·sin mθ (R, L−1)
+        sin_m_reversed = sin_m.flip(-1)  # m = L−1 … 1
+        big_l = self.legendre_degree
+        for l, p in enumerate(legendre):
+            first = l * l
+            if self.convention == "satclip" and l % 2 == 1:
+                p = -p  # (−1)^l
+            zero = block[:, first + l:first + l + 1]
+            torch.mul(p[:, :1], math.pi if self.convention == "satclip" else 1.0, out=zero)
+            if l == 0:
+                continue
+            torch.mul(p[:, 1:], cos_m[:, :l], out=block[:, first + l + 1:first + 2 * l + 1])  # m = 1…l
+            torch.mul(p[:, 1:].flip(-1), sin_m_reversed[:, big_l - 1 - l:], out=block[:, first:first + l])  # m = −l…−1
+
+
 def _pad_last(t: torch.Tensor, length: int) -> torch.Tensor:
     """Zero-pad the last dimension of ``t`` on the right up to ``length``."""
     missing = length - t.shape[-1]
