@@ -44,7 +44,7 @@ ARGUMENTS = {
     "sphere2vec_spherem": _SPHERE,
     "sphere2vec_spherem_plus": _SPHERE,
     "spherical_harmonics": {"legendre_degree": "count", "convention": "choice", "validate": "flag"},
-    "tile": {"cell_size_deg": "positive", "embed_dim": "count", "extent": "extent", "max_cells": "count",
+    "tile": {"cell_size_deg": "positive", "cell_dim": "count", "extent": "extent", "max_cells": "count",
              "legacy_single_cell": "flag", "validate": "flag"},
     "wrap": {"lat_mode": "choice", "validate": "flag"},
     "wrap_ffn": {"lat_mode": "choice", "validate": "flag"},

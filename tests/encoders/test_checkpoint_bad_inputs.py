@@ -135,7 +135,7 @@ BAD_CARDS = [
 BOMBS = [
     ("tile-tiny-cells", "tile", _pe(cell_size_deg=0.01, max_cells=10**12), "shape mismatches|max_cells must be"),
     ("tile-astronomic-grid", "tile", _pe(cell_size_deg=1e-300, max_cells=10**700), "cannot build|shape mismatches"),
-    ("tile-huge-embedding", "tile", _pe(embed_dim=10**9), "embed_dim=1000000000 is out of range"),
+    ("tile-huge-embedding", "tile", _pe(cell_dim=10**9), "cell_dim=1000000000 is out of range"),
     ("rbf-1e9-anchors", "rbf", _pe(num_anchors=10**9), "num_anchors=1000000000 is out of range"),
     ("rff-1e9-frequencies", "rff", _pe(frequency_num=10**9), "frequency_num=1000000000 is out of range"),
     ("sh-degree-1e5", "sh", _pe(legendre_degree=10**5), "legendre_degree=100000 is out of range"),

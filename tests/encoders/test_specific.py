@@ -12,7 +12,7 @@ from geosrl.encoders.positional.rbf import RBFEncoding
 
 # ---------------------------------------------------------------- tile
 def test_tile_index_formula_and_cell_count():
-    pe = geosrl.create_positional_encoding("tile", cell_size_deg=10.0, embed_dim=4)
+    pe = geosrl.create_positional_encoding("tile", cell_size_deg=10.0, cell_dim=4)
     assert (pe.n_col, pe.n_row) == (36, 18) and pe.embedding.num_embeddings == 648
     x = torch.tensor([[-180.0, -90.0], [-175.0, -85.0], [-170.0, -90.0], [0.0, 0.0], [180.0, 90.0], [179.9, 89.9]])
     idx = pe.cell_index(x)

@@ -100,7 +100,7 @@ _MAX_JSON_DEPTH = 8
 #: list with one entry per branch) at least that many stored tensors, a Legendre degree ``L`` an
 #: ``L²``-wide feature layer; other lists hold at most ``n`` values. ``tests/encoders`` checks that every
 #: ``int`` parameter of every registered encoding and network is listed here.
-SIZE_ARGS = frozenset({"embed_dim", "frequency_num", "num_frequencies", "num_anchors", "hidden_dim", "in_dim",
+SIZE_ARGS = frozenset({"embed_dim", "cell_dim", "frequency_num", "num_frequencies", "num_anchors", "hidden_dim", "in_dim",
                        "out_dim"})
 COUNT_ARGS = frozenset({"num_hidden_layers", "num_layers", "depth", "n_branches", "sigmas"})
 SQUARED_ARGS = frozenset({"legendre_degree"})

@@ -23,7 +23,8 @@ class TileEncoding(PositionEncoding):
 
     Args:
         cell_size_deg: cell size Δ in degrees (default 1° → 360 × 180 = 64,800 cells).
-        embed_dim: D, the embedding length (output_dim).
+        cell_dim: D, the length of each cell's learnable vector (output_dim; the network after it sets
+            ``create_encoder``'s ``embed_dim``).
         extent: (x_min, x_max, y_min, y_max) in degrees; default global.
         max_cells: refuse grids with more cells than this (memory guard).
         legacy_single_cell: reproduce TorchSpatial's shipped behaviour (one cell for the whole extent).
@@ -35,7 +36,7 @@ class TileEncoding(PositionEncoding):
     def __init__(
         self,
         cell_size_deg: float = 1.0,
-        embed_dim: int = 256,
+        cell_dim: int = 256,
         extent: tuple[float, float, float, float] = (-180.0, 180.0, -90.0, 90.0),
         max_cells: int = 1_000_000,
         legacy_single_cell: bool = False,
@@ -59,7 +60,7 @@ class TileEncoding(PositionEncoding):
         self.cell_size_deg = float(cell_size_deg)
         self.extent = (x_min, x_max, y_min, y_max)
         self.n_col, self.n_row = n_col, n_row
-        self.output_dim = check_count("embed_dim", embed_dim)
+        self.output_dim = check_count("cell_dim", cell_dim)
         self.embedding = nn.Embedding(n_row * n_col, self.output_dim)
         nn.init.normal_(self.embedding.weight, mean=0.0, std=1.0 / self.output_dim)
 
