@@ -9,7 +9,7 @@ from geosrl.config import ConfigError
 from geosrl.splits import density_nside, healpix_cell_side_km
 from geosrl.sphere import uniform_lonlat_numpy
 from geosrl.tasks import resolve_config, run_task
-from geosrl.tasks.search import ENCODER_SCALES, Param, encoder_fixed_kwargs, run_search, search_space
+from geosrl.tasks.search import ENCODER_SCALES, Param, TrialMonitor, encoder_fixed_kwargs, run_search, search_space
 from geosrl.tasks.training import EarlyStopping, train_epochs
 
 from .conftest import FAST, tiny_encoder
@@ -45,7 +45,7 @@ def test_search_space_has_encoder_scales_unless_fixed_by_the_user():
             geosrl.create_encoder(name, embed_dim=4, **{p.name: p.high})
 
 
-def _quadratic(params):
+def _quadratic(params, monitor):
     score = -(np.log10(params["lr"]) + 2.0) ** 2
     return (score,), params["lr"], [{"score": score}]
 
@@ -66,7 +66,7 @@ def test_tpe_search_is_seeded_budgeted_and_starts_at_the_defaults():
 def test_grid_mode_is_the_published_lr_grid_times_the_choices():
     cfg = resolve_config({"lr_grid": [1e-3, 1e-2]})
     out = run_search(search_space(None, cfg, (Param("negatives", choices=("uniform", "background")),)),
-                     lambda p: ((p["lr"],), None, [{}]), cfg, seed=0)
+                     lambda p, monitor: ((p["lr"],), None, [{}]), cfg, seed=0)
     assert [(r["negatives"], r["lr"]) for r in out.records] == [
         ("uniform", 1e-3), ("uniform", 1e-2), ("background", 1e-3), ("background", 1e-2)]
     assert out.params == {"negatives": "uniform", "lr": 1e-2} and out.sampler == "grid"
@@ -127,6 +127,10 @@ def test_rbf_anchors_come_from_the_training_data():
     ({"tune": {"lr": [1e-3]}}, "tune.lr"), ({"tune": {"lr_start": 1.0}}, "tune.lr_start"),
     ({"tune": {"weight_decay": [0.0, 1e-2]}}, "tune.weight_decay"), ({"patience": 0}, "patience"),
     ({"tune": {"edge_fraction": 0.5}}, "tune.edge_fraction"), ({"split": {"block_points": 0}}, "split.block_points"),
+    ({"tune": {"pruner": "hyperband", "trials": 4}, "patience": 3}, "tune.pruner"),
+    ({"tune": {"pruner": "median", "trials": 4}}, "tune.pruner"),  # no patience: no per-epoch score to prune on
+    ({"tune": {"pruner": "median"}, "patience": 3}, "tune.pruner"),  # the lr grid is not a study
+    ({"tune": {"prune_startup": 0}}, "tune.prune_startup"), ({"tune": {"prune_warmup": -1}}, "tune.prune_warmup"),
 ])
 def test_bad_search_config_is_refused(bad, key):
     with pytest.raises(ConfigError, match=key.replace(".", r"\.")):
@@ -150,3 +154,79 @@ def test_spatial_cells_record_block_buffer_and_distances_per_seed(reg_data):
     assert a["split_block_km"] == b["split_block_km"] and a["split_buffer_km"] == 0.25 * a["split_block_km"]
     assert a["split_distance_km"]["min_km"] >= a["split_buffer_km"]
     assert a["split_sizes"] != b["split_sizes"]  # each seed assigns the blocks anew
+
+
+def _learning_curves(params, monitor, epochs=30):
+    """A trial whose validation score rises towards a ceiling set by lr (best at 1e-2), reported every epoch."""
+    ceiling = -(np.log10(params["lr"]) + 2.0) ** 2
+    best, ran = -np.inf, 0
+    for epoch in range(1, epochs + 1):
+        ran = epoch
+        best = max(best, ceiling * (1.0 + 2.0 ** -epoch))
+        if monitor.report(epoch, best):
+            break
+    return (best,), params["lr"], [{"score": best, "ran": ran}]
+
+
+def test_median_pruner_stops_poor_trials_early_is_seeded_and_never_chooses_a_pruned_trial():
+    cfg = resolve_config({"tune": {"trials": 12, "pruner": "median", "prune_startup": 3, "prune_warmup": 2},
+                          "patience": 5})
+    space = search_space(None, cfg)
+    a, b = (run_search(space, _learning_curves, cfg, seed=0) for _ in range(2))
+    assert a.records == b.records and a.params == b.params and "median pruner" in a.sampler
+    pruned = [r for r in a.records if r["pruned_at_epoch"] is not None]
+    assert pruned and all(r["ran"] == r["pruned_at_epoch"] < 30 for r in pruned)
+    assert all(r["ran"] == 30 for r in a.records[:3])  # the start-up trials always finish
+    finished = [r for r in a.records if r["pruned_at_epoch"] is None]
+    assert a.params["lr"] == max(finished, key=lambda r: r["score"])["lr"]
+    # a pruned trial's best score was below that of a finished trial when it was stopped
+    assert all(r["score"] < max(f["score"] for f in finished) for r in pruned)
+    unpruned = run_search(space, _learning_curves, resolve_config({"tune": {"trials": 12}, "patience": 5}), seed=0)
+    assert "pruned_at_epoch" not in unpruned.records[0] and all(r["ran"] == 30 for r in unpruned.records)
+    assert sum(r["ran"] for r in a.records) < sum(r["ran"] for r in unpruned.records)
+
+
+def test_a_finished_trial_holds_its_best_score_at_later_epochs():
+    import optuna
+
+    study = optuna.create_study(direction="maximize", pruner=optuna.pruners.MedianPruner(1, 0))
+    first = study.ask()
+    monitor = TrialMonitor(first)
+    assert [monitor.report(e, v) for e, v in [(1, 0.2), (2, 0.5)]] == [False, False]
+    monitor.hold_best(5)
+    study.tell(first, 0.5)
+    assert study.trials[0].intermediate_values == {1: 0.2, 2: 0.5, 3: 0.5, 4: 0.5, 5: 0.5}
+    second = TrialMonitor(study.ask())  # ahead at epoch 1; at epoch 4 judged against the held 0.5, not nothing
+    assert not second.report(1, 0.45) and second.report(4, 0.45) and second.pruned_at == 4
+    TrialMonitor().hold_best(3)  # no pruner: nothing to do
+
+
+def test_early_stopping_stops_when_the_report_says_pruned():
+    model = nn.Linear(1, 1)
+    seen = []
+    stopper = EarlyStopping(model, iter([0.1, 0.5, 0.6, 0.7]).__next__, patience=10,
+                            report=lambda epoch, best: seen.append((epoch, best)) or epoch == 2)
+    train_epochs(model, torch.optim.SGD(model.parameters(), lr=0.1), 10, 4, lambda: torch.arange(4),
+                 lambda b: model(torch.ones(4, 1)[b]).pow(2).mean(), after_epoch=stopper)
+    assert seen == [(1, 0.1), (2, 0.5)] and stopper.best_epoch == 2
+
+
+@pytest.mark.parametrize("data", ["reg_data", "cls_data", "po_data", "img_data"])
+def test_pruned_cells_run_reproducibly_and_record_the_pruner(data, request):
+    cfg = dict(FAST, tune={"trials": 5, "pruner": "median", "prune_startup": 1, "prune_warmup": 1}, patience=3,
+               epochs=8, geo_bias=False)
+    a, b = (run_task(request.getfixturevalue(data), tiny_encoder, "random", 0, cfg) for _ in range(2))
+    assert a.metrics == b.metrics and a.info["val_trials"] == b.info["val_trials"]
+    assert "median pruner" in a.chosen_hparams["sampler"]
+    assert all("pruned_at_epoch" in r for r in a.info["val_trials"])
+
+
+def test_shipped_profiles_prune_only_the_full_protocol():
+    from geosrl.bench.config import build_config
+
+    full, quick = build_config("full"), build_config("quick")
+    for task in ("land_ocean", "country", "sdm_presence_only"):
+        f, q = resolve_config(full.protocol_for(task)), resolve_config(quick.protocol_for(task))
+        assert f["tune"]["pruner"] == "median" and f["tune"]["trials"] == 20 and f["fused_adam"]
+        assert f["patience"] is not None and f["max_train_samples"] is None and f["embed_dim"] == 256
+        assert q["tune"]["pruner"] == "none" and not q["fused_adam"]  # the quick profile's numbers are unchanged

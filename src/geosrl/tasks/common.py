@@ -16,6 +16,9 @@ lr_grid                [1e-3, 1e-2]           [3e-4, 1e-3, 3e-3,     Adam learni
                                               1e-2]                  **validation** split is kept
 lr_decay               0.98                   0.98                   ExponentialLR γ per epoch
 weight_decay           0.0                    0.0                    Adam weight decay
+fused_adam             False                  False                  PyTorch's fused Adam kernel (the same
+                                                                     update up to float rounding; faster on
+                                                                     large parameter tables, e.g. tile)
 embed_dim              64                     256                    location embedding width
 encoder_kwargs         {}                     {}                     extra ``create_encoder`` kwargs
                                                                      (``net``, ``net_kwargs``, PE kwargs)
@@ -85,9 +88,14 @@ tune                   {trials 0, lr          same                   hyper-param
                        3e-3, weight_decay                            a seeded Optuna TPE study of that many
                        [1e-7, 1e-2],                                 trials over lr, weight decay and (with
                        encoder_scales True,                          encoder_scales) the encoder's scale;
-                       edge_fraction 0.05}                           0 = the lr_grid (published protocol).
-                                                                     edge_fraction: share of a (log) range
-                                                                     counted as its edge in ``hparams.csv``
+                       edge_fraction 0.05,                           0 = the lr_grid (published protocol).
+                       pruner "none",                                edge_fraction: share of a (log) range
+                       prune_startup 5,                              counted as its edge in ``hparams.csv``;
+                       prune_warmup 10}                              pruner "median" (needs patience) stops a
+                                                                     trial after prune_warmup epochs when its
+                                                                     best val score is below the median of
+                                                                     the finished trials' at that epoch,
+                                                                     once prune_startup trials finished
 patience               None                   None                   epochs without a validation gain before
                                                                      training stops, the best epoch kept
                                                                      (None = fixed epochs, last evaluated)
@@ -133,6 +141,7 @@ QUICK: dict[str, Any] = {
     "lr_grid": [1e-3, 1e-2],
     "lr_decay": 0.98,
     "weight_decay": 0.0,
+    "fused_adam": False,
     "embed_dim": 64,
     "encoder_kwargs": {},
     "max_train_samples": 4000,
@@ -161,7 +170,7 @@ QUICK: dict[str, Any] = {
     "softmax_alongside": True,
     "fusion_weight_grid": [0.0, 0.25, 0.5, 1.0],
     "tune": {"trials": 0, "lr": [1e-4, 0.3], "lr_start": 3e-3, "weight_decay": [1e-7, 1e-2], "encoder_scales": True,
-             "edge_fraction": 0.05},
+             "edge_fraction": 0.05, "pruner": "none", "prune_startup": 5, "prune_warmup": 10},
     "patience": None,
 }
 
@@ -193,7 +202,7 @@ SPLIT_SCHEMA = {
 }
 SCHEMA = {
     "epochs": _POSITIVE, "batch_size": _POSITIVE, "lr_grid": list_of(number(gt=0)), "lr_decay": number(gt=0, le=1),
-    "weight_decay": number(ge=0), "embed_dim": _POSITIVE, "encoder_kwargs": mapping(),
+    "weight_decay": number(ge=0), "fused_adam": boolean(), "embed_dim": _POSITIVE, "encoder_kwargs": mapping(),
     "max_train_samples": integer(min=1, optional=True), "max_per_class": integer(min=1, optional=True),
     "pos_weight": number(gt=0, optional=True), "po_pos_weight": number(gt=0, optional=True),
     "po_negatives_grid": list_of(choice("uniform", "background")), "po_batch_size": integer(min=1, optional=True),
@@ -211,7 +220,8 @@ SCHEMA = {
     "fusion_weight_grid": list_of(number(ge=0)),
     "tune": {"trials": integer(min=0), "lr": list_of(number(gt=0), length=2), "lr_start": number(gt=0),
              "weight_decay": list_of(number(gt=0), length=2), "encoder_scales": boolean(),
-             "edge_fraction": number(ge=0, lt=0.5)},
+             "edge_fraction": number(ge=0, lt=0.5), "pruner": choice("none", "median"), "prune_startup": integer(min=1),
+             "prune_warmup": integer(min=0)},
     "patience": integer(min=1, optional=True),
 }
 
@@ -233,6 +243,9 @@ def resolve_config(config: dict | None) -> dict[str, Any]:
     if not cfg["tune"]["lr"][0] <= cfg["tune"]["lr_start"] <= cfg["tune"]["lr"][1]:
         raise ConfigError(f"protocol config key 'tune.lr_start' must lie in tune.lr {cfg['tune']['lr']}, "
                           f"got {cfg['tune']['lr_start']}")
+    if cfg["tune"]["pruner"] != "none" and (cfg["patience"] is None or cfg["tune"]["trials"] == 0):
+        raise ConfigError("protocol config key 'tune.pruner' stops trials on their per-epoch validation score: it "
+                          "needs 'patience' (early stopping) and 'tune.trials' > 0, or set tune.pruner = \"none\"")
     cfg["profile"] = profile
     return cfg
 

@@ -51,7 +51,7 @@ from .common import (
 )
 from .imagery import image_probs
 from .search import edge_rows, encoder_fixed_kwargs, run_search, search_space, split_params
-from .training import EarlyStopping, adam, positive_negative_logits, train_epochs
+from .training import EarlyStopping, PositionCache, adam, train_epochs
 
 __all__ = ["GeoPriorModel", "balanced_epoch_indices", "run_classification"]
 
@@ -98,6 +98,7 @@ def _train(model: GeoPriorModel, ll: torch.Tensor, y: torch.Tensor, y_np: np.nda
     rng = np.random.default_rng(seed)
     gen = torch.Generator(device=device).manual_seed(seed)
     softmax = model.loss == "softmax"
+    positions = PositionCache(model.encoder, ll)
 
     def epoch_order() -> torch.Tensor:
         rows = rng.permutation(len(y_np)) if softmax else balanced_epoch_indices(y_np, cfg["max_per_class"], rng)
@@ -105,12 +106,13 @@ def _train(model: GeoPriorModel, ll: torch.Tensor, y: torch.Tensor, y_np: np.nda
 
     def batch_loss(b: torch.Tensor) -> torch.Tensor:
         if softmax:
-            return torch.nn.functional.cross_entropy(model(ll[b]), y[b])
+            return torch.nn.functional.cross_entropy(model.head(positions(b)), y[b])
         rand = uniform_lonlat(len(b), generator=gen, device=device, dtype=ll.dtype)
-        pos, neg = positive_negative_logits(model, ll[b], rand)
-        return presence_absence_loss(pos, y[b], neg, pos_weight=cfg["pos_weight"])
+        logits = model.head(positions(b, rand))  # positives and negatives in one forward pass
+        return presence_absence_loss(logits[:len(b)], y[b], logits[len(b):], pos_weight=cfg["pos_weight"])
 
-    train_epochs(model, adam(model.parameters(), lr, cfg["weight_decay"]), int(cfg["epochs"]), int(cfg["batch_size"]),
+    optimizer = adam(model.parameters(), lr, cfg["weight_decay"], cfg["fused_adam"])
+    train_epochs(model, optimizer, int(cfg["epochs"]), int(cfg["batch_size"]),
                  epoch_order, batch_loss, float(cfg["lr_decay"]), after_epoch=stopper)
 
 
@@ -208,11 +210,11 @@ def _select_and_test(data, encoder, train, val, test, p_img, seed: int, cfg: dic
     fixed = encoder_fixed_kwargs(encoder, cfg, lonlat[train], seed)
     stopping = cfg["patience"] is not None
 
-    def objective(params):
+    def objective(params, monitor):
         trial_cfg, rest = split_params(params, cfg, fixed)
         model = GeoPriorModel(build_encoder(encoder, trial_cfg, seed), int(cfg["embed_dim"]), c, loss).to(device)
         stopper = EarlyStopping(model, lambda: _stopping_score(model, lonlat[val], y_all[val], c, cfg, device),
-                                cfg["patience"]) if stopping else None
+                                cfg["patience"], monitor.report) if stopping else None
         with timer:
             _train(model, ll_tr, y_tr, y_all[train], float(rest["lr"]), trial_cfg, seed, device, stopper)
         epochs = stopper.best_epoch if stopping else int(cfg["epochs"])

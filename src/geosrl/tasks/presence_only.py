@@ -35,7 +35,7 @@ from ..metrics.spatial import spatial_metrics
 from ..sphere import uniform_lonlat
 from .common import TaskResult, Timer, build_encoder, encoder_name, lonlat_tensor, subsample, suffixed
 from .search import Param, edge_rows, encoder_fixed_kwargs, run_search, search_space, split_params
-from .training import EarlyStopping, adam, positive_negative_logits, train_epochs
+from .training import EarlyStopping, PositionCache, adam, train_epochs
 
 __all__ = ["auc_contribution", "run_presence_only"]
 
@@ -89,6 +89,7 @@ def _train(model, ll_pos, neg_pool, kind: str, lr: float, cfg: dict, seed: int, 
     gen = torch.Generator(device=device).manual_seed(seed)
     cpu_gen = torch.Generator().manual_seed(seed)
     n = len(ll_pos)
+    positions, head = PositionCache(model[0], ll_pos), model[1]
 
     def epoch_order() -> torch.Tensor:
         return torch.randperm(n, generator=cpu_gen).to(device)
@@ -98,11 +99,11 @@ def _train(model, ll_pos, neg_pool, kind: str, lr: float, cfg: dict, seed: int, 
             rand = uniform_lonlat(len(b), generator=gen, device=device, dtype=ll_pos.dtype)
         else:
             rand = neg_pool[torch.randint(len(neg_pool), (len(b),), generator=cpu_gen).to(device)]
-        pos, neg = positive_negative_logits(model, ll_pos[b], rand)
+        logits = head(positions(b, rand))  # presences and pseudo-negatives in one forward pass
         zeros = torch.zeros(len(b), dtype=torch.long, device=device)
-        return an_full_loss(pos, zeros, neg, pos_weight=po_pos_weight(cfg))
+        return an_full_loss(logits[:len(b)], zeros, logits[len(b):], pos_weight=po_pos_weight(cfg))
 
-    train_epochs(model, adam(model.parameters(), lr, cfg["weight_decay"]), po_epochs(n, cfg),
+    train_epochs(model, adam(model.parameters(), lr, cfg["weight_decay"], cfg["fused_adam"]), po_epochs(n, cfg),
                  int(cfg["po_batch_size"] or cfg["batch_size"]), epoch_order, batch_loss, float(cfg["lr_decay"]),
                  after_epoch=stopper)
 
@@ -147,12 +148,12 @@ def run_presence_only(data, encoder, split_name: str, idx: dict[str, np.ndarray]
     epochs = po_epochs(len(pos), cfg)
     stopping = cfg["patience"] is not None
 
-    def objective(params):
+    def objective(params, monitor):
         trial_cfg, rest = split_params(params, cfg, fixed)
         model = nn.Sequential(build_encoder(encoder, trial_cfg, seed), nn.Linear(int(cfg["embed_dim"]), 1, bias=False))
         model = model.to(device)
         stopper = EarlyStopping(model, lambda: _val_auc(model, y[val], lonlat[val], cfg, device),
-                                cfg["patience"]) if stopping else None
+                                cfg["patience"], monitor.report) if stopping else None
         with timer:
             _train(model, ll_pos, neg_pool, rest["negatives"], float(rest["lr"]), trial_cfg, seed, device, stopper)
         kept = stopper.best_epoch if stopping else epochs

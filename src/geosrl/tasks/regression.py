@@ -29,7 +29,7 @@ from ..losses import mse_loss
 from ..metrics.spatial import spatial_metrics
 from .common import TaskResult, Timer, build_encoder, encoder_name, lonlat_tensor, subsample, suffixed
 from .search import edge_rows, encoder_fixed_kwargs, run_search, search_space, split_params
-from .training import EarlyStopping, adam, train_epochs
+from .training import EarlyStopping, PositionCache, adam, train_epochs
 
 __all__ = ["RegressionModel", "run_regression"]
 
@@ -68,17 +68,21 @@ class RegressionModel(nn.Module):
         n_branch = (encoder is not None) + (image_dim is not None)
         self.head = _mlp([n_branch * regress_dim, *head_hidden, 1], dropout)
 
-    def forward(self, lonlat: torch.Tensor | None, feats: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(self, lonlat: torch.Tensor | None, feats: torch.Tensor | None = None,
+                embedding: torch.Tensor | None = None) -> torch.Tensor:
+        """``embedding``: ``Enc(lonlat)`` ``(B, embed_dim)`` when already computed (``lonlat`` is then unused)."""
         parts = []
         if self.image_net is not None:
             parts.append(self.image_net(feats))
         if self.encoder is not None:
-            parts.append(torch.sigmoid(self.loc_proj(self.encoder(lonlat))))
+            parts.append(torch.sigmoid(self.loc_proj(self.encoder(lonlat) if embedding is None else embedding)))
         return self.head(torch.cat(parts, dim=1))[:, 0]
 
 
-def _fit(variant: str, encoder, cfg: dict, seed: int, lr: float, train_set, y_tr, val_set, y_val, device):
-    """Train one model (early stopping on the validation MSE when ``cfg["patience"]`` is set).
+def _fit(variant: str, encoder, cfg: dict, seed: int, lr: float, train_set, y_tr, val_set, y_val, device,
+         report=None):
+    """Train one model (early stopping on the validation MSE when ``cfg["patience"]`` is set; ``report``: the
+    search's per-epoch :meth:`~geosrl.tasks.search.TrialMonitor.report`).
 
     Returns the model (eval mode, best epoch's weights) and the number of epochs kept.
     """
@@ -90,19 +94,21 @@ def _fit(variant: str, encoder, cfg: dict, seed: int, lr: float, train_set, y_tr
                             list(cfg["image_hidden"]), float(cfg["dropout"])).to(device)
     use_img = img_dim is not None
     use_loc = enc is not None
+    positions = PositionCache(model.encoder, ll_tr) if use_loc else None
     gen = torch.Generator().manual_seed(seed)
 
     def epoch_order() -> torch.Tensor:
         return torch.randperm(len(y_tr), generator=gen).to(device)
 
     def batch_loss(b: torch.Tensor) -> torch.Tensor:
-        return mse_loss(model(ll_tr[b] if use_loc else None, f_tr[b] if use_img else None), y_tr[b])
+        return mse_loss(model(None, f_tr[b] if use_img else None, positions(b) if use_loc else None), y_tr[b])
 
     stopper = None
     if cfg["patience"] is not None:
         stopper = EarlyStopping(model, lambda: -float(((_predict(model, val_set, use_loc, use_img, cfg) - y_val) ** 2)
-                                                       .mean()), cfg["patience"])
-    train_epochs(model, adam(model.parameters(), lr, cfg["weight_decay"]), int(cfg["epochs"]), int(cfg["batch_size"]),
+                                                       .mean()), cfg["patience"], report)
+    optimizer = adam(model.parameters(), lr, cfg["weight_decay"], cfg["fused_adam"])
+    train_epochs(model, optimizer, int(cfg["epochs"]), int(cfg["batch_size"]),
                  epoch_order, batch_loss, float(cfg["lr_decay"]), after_epoch=stopper)
     if stopper is None:
         return model, int(cfg["epochs"])
@@ -153,11 +159,11 @@ def run_regression(data, encoder, split_name: str, idx: dict[str, np.ndarray], s
         fixed = {} if loc_encoder is None else encoder_fixed_kwargs(encoder, cfg, lonlat[train], seed)
         use_img = feats is not None and v != "_location_only"
 
-        def objective(params, v=v, fixed=fixed, use_img=use_img):
+        def objective(params, monitor, v=v, fixed=fixed, use_img=use_img):
             trial_cfg, rest = split_params(params, cfg, fixed)
             with timer:
                 model, epochs = _fit(v, encoder, trial_cfg, seed, float(rest["lr"]), sets(train), y_t[train],
-                                     sets(val), y_val_std, device)
+                                     sets(val), y_val_std, device, monitor.report)
             vm = M.regression_metrics(y[val], _predict(model, sets(val), v != "_image_only", use_img, cfg) * y_std
                                       + y_mean)
             score = vm["r2"] if np.isfinite(vm["r2"]) else -vm["rmse"]

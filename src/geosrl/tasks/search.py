@@ -17,6 +17,17 @@ study never does worse on validation than the untuned model; the next ``⌈trial
 TPE. Epochs are chosen by early stopping on validation (``patience``, :class:`~geosrl.tasks.training.EarlyStopping`).
 ``tune.trials`` = 0 keeps the published protocol: the ``lr_grid`` (× any categorical grid) in order.
 
+``tune.pruner = "median"`` stops unpromising trials early (Optuna's ``MedianPruner``; the same rule for every
+encoder, deterministic): after ``tune.prune_startup`` finished trials and ``tune.prune_warmup`` epochs, a trial
+whose best validation score so far is below the median of the finished trials' best scores at the same epoch
+is stopped, and never chosen. A trial that stopped early keeps its best score at the later epochs (it is
+reported up to ``epochs``), so late epochs are judged against every finished trial, not only the slow ones.
+The score is the early-stopping score (:class:`~geosrl.tasks.training.EarlyStopping`, so pruning needs
+``patience``): where it is the one the search ranks by (regression: −MSE ~ R²; presence-only: AUC), a pruned
+trial's best was already below a finished trial's; for classification it is mrr or −log-loss while trials are
+ranked by top-1, so there the pruner is a heuristic. Pruned trials are kept in ``val_trials`` with
+``pruned_at_epoch``; ``sampler`` names the pruner.
+
 Every trial sees the training and validation rows only; the test split is scored once, after the search,
 with the chosen model. :func:`edge_rows` reports each chosen value against its range; a value within
 ``tune.edge_fraction`` of the (log) range from a bound, or on the bound of an integer range, is at an edge.
@@ -31,8 +42,8 @@ from typing import Any, Callable
 
 import numpy as np
 
-__all__ = ["ENCODER_SCALES", "Param", "SearchOutcome", "edge_rows", "encoder_fixed_kwargs", "run_search",
-           "search_space"]
+__all__ = ["ENCODER_SCALES", "Param", "SearchOutcome", "TrialMonitor", "edge_rows", "encoder_fixed_kwargs",
+           "run_search", "search_space"]
 
 
 @dataclass(frozen=True)
@@ -131,6 +142,48 @@ class SearchOutcome:
     sampler: str
 
 
+class TrialMonitor:
+    """What a trial tells the search while it trains: :meth:`report` after each epoch, ``True`` = stop (pruned).
+
+    Pass ``monitor.report`` as ``EarlyStopping(..., report=...)``; without a pruner it never stops a trial.
+    """
+
+    def __init__(self, trial: Any = None) -> None:
+        self._trial = trial
+        self.pruned_at: int | None = None
+        self._last: tuple[int, float] | None = None
+
+    def report(self, epoch: int, best_score: float) -> bool:
+        """Record the best validation score after ``epoch`` epochs; ``True`` when the pruner stops the trial."""
+        if self._trial is None:
+            return False
+        value = float(best_score) if math.isfinite(best_score) else -1e300
+        self._trial.report(value, int(epoch))
+        self._last = (int(epoch), value)
+        if self._trial.should_prune():
+            self.pruned_at = int(epoch)
+            return True
+        return False
+
+    def hold_best(self, until_epoch: int) -> None:
+        """A finished trial's best score, reported again for every epoch after its last one up to ``until_epoch``."""
+        if self._trial is None or self._last is None:
+            return
+        epoch, value = self._last
+        for step in range(epoch + 1, int(until_epoch) + 1):
+            self._trial.report(value, step)
+
+
+def _pruner(tune: dict):
+    """The Optuna pruner of ``tune.pruner`` (None = no pruning)."""
+    import optuna
+
+    if tune["pruner"] == "none":
+        return None
+    return optuna.pruners.MedianPruner(n_startup_trials=int(tune["prune_startup"]),
+                                       n_warmup_steps=int(tune["prune_warmup"]))
+
+
 def _grid(space: list[Param], cfg: dict) -> list[dict[str, Any]]:
     """The published protocol's trials: ``lr_grid`` × every categorical parameter, nothing else searched."""
     axes = [[(p.name, c) for c in p.choices] for p in space if p.choices]
@@ -138,31 +191,36 @@ def _grid(space: list[Param], cfg: dict) -> list[dict[str, Any]]:
     return [dict(combo) for combo in itertools.product(*axes)]
 
 
-def run_search(space: list[Param], objective: Callable[[dict[str, Any]], tuple[tuple, Any, list[dict]]],
-               cfg: dict, seed: int) -> SearchOutcome:
+Objective = Callable[[dict[str, Any], TrialMonitor], tuple[tuple, Any, list[dict]]]
+
+
+def run_search(space: list[Param], objective: Objective, cfg: dict, seed: int) -> SearchOutcome:
     """Run the trials of a cell and keep the best.
 
     Args:
         space: the searched parameters (:func:`search_space`).
-        objective: ``params → (key, payload, records)``; ``key`` is a tuple compared on validation (higher is
-            better, the first trial wins ties), ``records`` the trial's rows for ``val_trials``.
+        objective: ``(params, monitor) → (key, payload, records)``; ``key`` is a tuple compared on validation
+            (higher is better, the first trial wins ties), ``records`` the trial's rows for ``val_trials``;
+            ``monitor`` (:class:`TrialMonitor`) receives the per-epoch validation score when a pruner is set.
         cfg: the protocol config (``tune``, ``lr_grid``).
         seed: seeds the sampler.
     """
     trials = int(cfg["tune"]["trials"])
+    pruning = trials > 0 and cfg["tune"]["pruner"] != "none"
     best, records = None, []
 
-    def evaluate(params: dict[str, Any]) -> float:
+    def evaluate(params: dict[str, Any], monitor: TrialMonitor) -> float:
         nonlocal best
-        key, payload, rows = objective(params)
-        records.extend({**{k: _plain(v) for k, v in params.items()}, **row} for row in rows)
-        if best is None or key > best[0]:
+        key, payload, rows = objective(params, monitor)
+        extra = {"pruned_at_epoch": monitor.pruned_at} if pruning else {}
+        records.extend({**{k: _plain(v) for k, v in params.items()}, **row, **extra} for row in rows)
+        if monitor.pruned_at is None and (best is None or key > best[0]):
             best = (key, params, payload)
         return float(key[0]) if math.isfinite(key[0]) else -1e300
 
     if trials == 0:
         for params in _grid(space, cfg):
-            evaluate(params)
+            evaluate(params, TrialMonitor())
         sampler = "grid"
     else:
         import optuna
@@ -170,13 +228,22 @@ def run_search(space: list[Param], objective: Callable[[dict[str, Any]], tuple[t
         optuna.logging.set_verbosity(optuna.logging.WARNING)
         startup = max(1, math.ceil(trials / 3))
         study = optuna.create_study(direction="maximize", sampler=optuna.samplers.TPESampler(
-            seed=int(seed), n_startup_trials=startup))
+            seed=int(seed), n_startup_trials=startup), pruner=_pruner(cfg["tune"]))
         study.enqueue_trial({p.name: p.default for p in space if p.default is not None})
         dists = {p.name: p.distribution() for p in space}
         for _ in range(trials):
             trial = study.ask(dists)
-            study.tell(trial, evaluate(dict(trial.params)))
+            monitor = TrialMonitor(trial if pruning else None)
+            value = evaluate(dict(trial.params), monitor)
+            if monitor.pruned_at is None:
+                monitor.hold_best(int(cfg["epochs"]))
+                study.tell(trial, value)
+            else:
+                study.tell(trial, state=optuna.trial.TrialState.PRUNED)
         sampler = f"optuna TPE (seed {int(seed)}, {trials} trials, {startup} start-up incl. the defaults)"
+        if pruning:
+            sampler += (f", median pruner (after {cfg['tune']['prune_startup']} trials and "
+                        f"{cfg['tune']['prune_warmup']} epochs)")
     return SearchOutcome(params=dict(best[1]), payload=best[2], records=records, space=space, sampler=sampler)
 
 

@@ -17,12 +17,21 @@ from typing import Callable, Iterable
 import torch
 from torch import nn
 
-__all__ = ["EarlyStopping", "adam", "positive_negative_logits", "train_epochs"]
+__all__ = ["EarlyStopping", "PositionCache", "adam", "positive_negative_logits", "train_epochs"]
+
+#: largest feature table :class:`PositionCache` keeps (bytes); larger ones are encoded batch by batch
+CACHE_BYTES = 256 * 2**20
 
 
-def adam(params: Iterable, lr: float, weight_decay: float = 0.0) -> torch.optim.Adam:
-    """Adam over ``params`` (parameters or parameter groups) at learning rate ``lr``."""
-    return torch.optim.Adam(params, lr=float(lr), weight_decay=float(weight_decay))
+def adam(params: Iterable, lr: float, weight_decay: float = 0.0, fused: bool = False) -> torch.optim.Adam:
+    """Adam over ``params`` (parameters or parameter groups) at learning rate ``lr``.
+
+    ``fused``: PyTorch's fused kernel, one pass over each parameter instead of a dozen (the same update up to
+    float rounding, so not bit-identical to the default; its optimiser step is ≈ 6× faster on tile's 16.6M-
+    parameter table).
+    """
+    extra = {"fused": True} if fused else {}
+    return torch.optim.Adam(params, lr=float(lr), weight_decay=float(weight_decay), **extra)
 
 
 def train_epochs(
@@ -80,11 +89,14 @@ class EarlyStopping:
     computed; the best state is kept, and training stops after ``patience`` epochs without improvement.
 
     Use as ``train_epochs(..., after_epoch=stopper)``, then :meth:`restore` loads the best epoch's weights.
-    ``best_epoch`` is the chosen number of epochs.
+    ``best_epoch`` is the chosen number of epochs. ``report(epoch, best_score) -> bool`` (e.g. a search's
+    :meth:`~geosrl.tasks.search.TrialMonitor.report`) is told the best score so far after every epoch; ``True``
+    stops training (a pruned trial).
     """
 
-    def __init__(self, model: nn.Module, score: Callable[[], float], patience: int) -> None:
-        self.model, self.score, self.patience = model, score, int(patience)
+    def __init__(self, model: nn.Module, score: Callable[[], float], patience: int,
+                 report: Callable[[int, float], bool] | None = None) -> None:
+        self.model, self.score, self.patience, self.report = model, score, int(patience), report
         self.best, self.best_epoch, self._state, self._bad = -math.inf, 0, None, 0
 
     def __call__(self, epoch: int) -> bool:
@@ -97,6 +109,8 @@ class EarlyStopping:
             self._state = copy.deepcopy(self.model.state_dict())
         else:
             self._bad += 1
+        if self.report is not None and self.report(epoch, self.best):
+            return True
         return self._bad >= self.patience
 
     def restore(self) -> nn.Module:
@@ -104,6 +118,41 @@ class EarlyStopping:
         if self._state is not None:
             self.model.load_state_dict(self._state)
         return self.model.eval()
+
+
+class PositionCache:
+    """Embeddings of rows of fixed coordinates, the position encoding computed once per model.
+
+    ``cache(rows, extra=None)`` is ``encoder(torch.cat([lonlat[rows], extra]))``, ``(len(rows) [+ len(extra)], D)``.
+    When ``encoder`` is a :class:`~geosrl.encoders.LocationEncoder` whose position encoding has no trainable
+    parameter (every registered encoding but ``tile``), the features of all of ``lonlat`` ``(N, 2)`` are
+    computed once, without gradient (none flows into a fixed encoding), and a call encodes ``extra`` only
+    and runs the network on the indexed rows: row for row the same numbers as encoding every batch (an
+    encoding is computed row by row), without re-encoding the training rows every epoch. Other encoders,
+    and feature tables over ``CACHE_BYTES``, are run on the coordinates every call. Build one per model
+    (a trial's searched scale changes the features), after moving the model to its device and dtype.
+    """
+
+    def __init__(self, encoder: nn.Module, lonlat: torch.Tensor) -> None:
+        from ..encoders import LocationEncoder
+
+        self.encoder, self.lonlat, self.features = encoder, lonlat, None
+        if not isinstance(encoder, LocationEncoder) or any(p.requires_grad for p in encoder.pe.parameters()):
+            return
+        param = next(encoder.net.parameters(), None)
+        dtype = lonlat.dtype if param is None else param.dtype
+        if len(lonlat) * encoder.pe.output_dim * dtype.itemsize <= CACHE_BYTES:
+            with torch.no_grad():
+                self.features = encoder.pe(lonlat, dtype=dtype)
+
+    def __call__(self, rows: torch.Tensor, extra: torch.Tensor | None = None) -> torch.Tensor:
+        if self.features is None:
+            x = self.lonlat[rows] if extra is None else torch.cat([self.lonlat[rows], extra])
+            return self.encoder(x)
+        f = self.features[rows]
+        if extra is not None:
+            f = torch.cat([f, self.encoder.pe(extra, dtype=f.dtype)])
+        return self.encoder.net(f)
 
 
 def positive_negative_logits(model: nn.Module, positives: torch.Tensor,
