@@ -14,6 +14,11 @@
    ``RESULTS/gains.csv`` with the command, machine, threads and git commit, and a closing note on the issue's
    targets (≥ +10 % at 5 % labels on ≥ 3 of 5 tasks; fine-tune never below scratch at 100 %); each run's
    ``leaderboard.csv``, ``run.json`` and pre-training ``log.csv`` are copied beside it.
+   ``scratch`` and ``geoclip_probe`` do not depend on the pre-trained weights (scratch builds the architecture from
+   the split seed, GeoCLIP is its own checkpoint), so they run in the first seed's grid only and pair with every
+   pre-training seed on the same split (:data:`SEED_INDEPENDENT`); the table says so.
+   Tuning check: per end-to-end method, how many cells chose the top or bottom learning rate of their grid (on
+   validation) — a method whose best value sits at an edge was given a grid that stops too early.
 3. ``--ship NAME``: the encoder of pre-training seed ``--pretrain-seeds[0]`` is written to
    ``geosrl/encoders/pretrained/NAME.safetensors`` with its card: the pre-training card plus this table,
    the few-shot command and the profile (generated here, never edited by hand).
@@ -44,21 +49,26 @@ from geosrl.tasks.fewshot import PRIMARY, relative_gain_interval
 from _results import write_csv
 
 PRETRAINED_METHODS = ("pretrained_probe", "pretrained_finetune", "pretrained_knn")
+#: methods whose cells are identical for every pre-training seed: run once, paired with each seed on its split
+SEED_INDEPENDENT = ("scratch", "geoclip_probe")
 _AUTO_CARD_KEYS = {"format", "format_version", "created", "file_sha256", "tensors_sha256", "num_parameters",
                    "embed_dim", "geosrl_version", "git_commit", "coord_order", "crs", "input"}
 
 
 def run_seed(profile: str, seed: int, runs: Path, device: str, pretrained: str | None = None,
              encoders: list[str] | None = None, contexts: list[str] | None = None,
-             tasks: list[str] | None = None) -> Path:
+             tasks: list[str] | None = None, pretrain_profile: str | None = None) -> Path:
     """Run (or read back) the few-shot grid with pre-training seed ``seed`` (or the given ``pretrained``
     checkpoint, pre-trained elsewhere); ``contexts`` replaces the pre-training contexts (a leave-one-out
-    pre-training), ``tasks`` the profile's tasks; returns its result folder."""
+    pre-training), ``tasks`` the profile's tasks, ``pretrain_profile`` the bench profile's pre-training recipe
+    (a ``geosrl.pretrain.train.PRETRAIN_PROFILES`` name); returns its result folder."""
     runs.mkdir(parents=True, exist_ok=True)
     name = f"pretrain-seed-{seed}" if pretrained is None else "given-checkpoint"
     cfg = runs / f"{name}.toml"
     text = (f"[pretrain]\nseed = {seed}\n" if pretrained is None
             else f"[protocol]\npretrained = {json.dumps(pretrained)}\n")
+    if pretrain_profile and pretrained is None:
+        text += f"profile = {json.dumps(pretrain_profile)}\n"
     if contexts and pretrained is None:
         text += f"data = {{contexts = {json.dumps(contexts)}}}\n"
     if tasks:
@@ -89,9 +99,31 @@ def collect(outs: dict[int, Path], methods: list[str] | None = None) -> tuple[di
                 continue
             metric = PRIMARY[r["kind"]]
             kinds[r["task"]] = r["kind"]
-            scores[(r["task"], r["encoder"], float(r["fraction"]))][(ps, int(r["seed"]))] = r["metrics"][metric]
+            # a seed-independent method (run in the first seed's grid only) pairs with every pre-training seed
+            keys = [(s, int(r["seed"])) for s in outs] if r["encoder"] in SEED_INDEPENDENT else [(ps, int(r["seed"]))]
+            for key in keys:
+                scores[(r["task"], r["encoder"], float(r["fraction"]))][key] = r["metrics"][metric]
             leaks[r["task"]].update(r["chosen_hparams"].get("target_context") or [])
     return scores, kinds, {t: sorted(c) for t, c in leaks.items() if c}
+
+
+def edge_choices(outs: dict[int, Path]) -> list[str]:
+    """Per end-to-end method: cells whose learning rate chosen on validation is the top or bottom of the grid
+    it tried (from each cell's ``val_trials``); for the fine-tune, the head learning rate."""
+    counts: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0])
+    for out in outs.values():
+        for r in store.iter_cell_records(out):
+            trials = r.get("val_trials") or []
+            if r["encoder"] not in ("scratch", "pretrained_finetune") or not trials:
+                continue
+            lrs = sorted({float(t["lr"]) for t in trials})
+            chosen = float(r["chosen_hparams"]["tuned"]["lr"])
+            c = counts[r["encoder"]]
+            c[0] += chosen == lrs[-1]
+            c[1] += chosen == lrs[0]
+            c[2] += 1
+    return [f"- `{m}`: top of its learning-rate grid in {c[0]} of {c[2]} cells, bottom in {c[1]}."
+            for m, c in sorted(counts.items())]
 
 
 def gains_table(scores: dict) -> list[dict]:
@@ -170,8 +202,11 @@ def closing_note(by: dict, tasks: list[str], fracs: list[float], leaky: set = fr
     return out
 
 
-def ship(name: str, out: Path, rows: list[dict], command: str, profile: str, note: list[str]) -> Path:
-    """Write the pre-trained encoder of ``out`` with its card (pre-training card + few-shot table) as ``name``."""
+def ship(name: str, out: Path, rows: list[dict], command: str, profile: str, note: list[str], results: Path,
+         seed: int) -> Path:
+    """Write the pre-trained encoder of ``out`` with its card (pre-training card + few-shot table) as ``name``;
+    the card names the committed table and the per-cell leaderboard of pre-training seed ``seed`` in ``results``
+    (which tests/pretrain/test_shipped_fewshot.py re-runs from the shipped name)."""
     enc = load_pretrained(out / "pretrain" / "location_encoder.safetensors")
     meta = {k: v for k, v in enc.card.items() if k not in _AUTO_CARD_KEYS}
     meta["metrics"] = dict(meta.get("metrics") or {})
@@ -179,7 +214,8 @@ def ship(name: str, out: Path, rows: list[dict], command: str, profile: str, not
         k: (r[k] if math.isfinite(r[k]) else None) for k in ("mean", "n", "gain", "gain_low", "gain_high") if k in r}
         for r in rows}
     meta["fewshot"] = {"command": command, "profile": profile, "targets": note,
-                       "table": "benchmarks/results/fewshot/summary.md",
+                       "table": str(results / "summary.md"),
+                       "leaderboard": str(results / f"pretrain-seed-{seed}_leaderboard.csv"),
                        "metric": "test top-1 (classification) / R² (regression); gain = relative to scratch on "
                                  "the same split, 95 % t interval over (pre-training seed, split seed) pairs"}
     return save_pretrained(enc, pretrained_dir() / f"{name}.safetensors", meta)
@@ -197,6 +233,28 @@ def verify_shipped(name: str, profile: str, runs: Path, device: str, committed: 
     return sum(m == done[k] for k, m in again), len(again)
 
 
+def versus_table(scores: dict, other: dict, name: str, tasks: list[str]) -> list[str]:
+    """Markdown: per (task, pre-trained method, fraction), this run's mean, the other encoder's mean and the
+    relative gain of this run over it, paired on (pre-training seed index, split seed), with its 95 % interval."""
+    lines = [f"| task | method | fraction | this run | `{name}` | gain over `{name}` [95 %] |",
+             "|---|---|---|---|---|---|"]
+    for (task, method, frac), vals in sorted(scores.items()):
+        ref = other.get((task, method, frac))
+        if task not in tasks or method not in PRETRAINED_METHODS or not ref or not set(vals) & set(ref):
+            continue
+        g = relative_gain_interval(vals, ref)
+        lines.append(f"| {task} | {method} | {frac:.0%} | {sum(vals.values()) / len(vals):.3f} | "
+                     f"{g['reference']:.3f} | {_pct(g['gain'])} [{_pct(g['low'])}, {_pct(g['high'])}] (n={g['n']}) |")
+    return lines
+
+
+def _profile_methods(profile: str) -> list[str]:
+    """The ``[bench] encoders`` (few-shot methods) of a shipped bench profile."""
+    from geosrl.bench.config import build_config
+
+    return list(build_config(profile).encoders)
+
+
 def main() -> int:
     p = argparse.ArgumentParser()
     p.add_argument("--profile", default="fewshot_quick")
@@ -212,6 +270,10 @@ def main() -> int:
     p.add_argument("--contexts", help="comma-separated pre-training contexts (default: the profile's), e.g. "
                    "linke_turbidity for a leave-one-out pre-training of a task whose target another context holds")
     p.add_argument("--tasks", help="comma-separated subset of the profile's tasks")
+    p.add_argument("--versus", type=Path, help="--runs folder of another encoder's run of the same profile and seeds: "
+                   "writes versus.md, the gain of this run's pre-trained methods over that encoder's")
+    p.add_argument("--pretrain-profile", help="pre-training recipe instead of the bench profile's [pretrain] profile "
+                   "(a geosrl.pretrain.train.PRETRAIN_PROFILES name, e.g. satclip_locked)")
     p.add_argument("--reference", type=Path, help="take the scratch arm from this finished result folder (same "
                    "profile, so the same splits and labelled subsets) instead of running it here")
     a = p.parse_args()
@@ -225,7 +287,11 @@ def main() -> int:
     else:
         contexts = a.contexts.split(",") if a.contexts else None
         tasks = a.tasks.split(",") if a.tasks else None
-        outs = {s: run_seed(a.profile, s, a.runs, a.device, None, encoders, contexts, tasks) for s in a.pretrain_seeds}
+        outs = {}
+        for i, s in enumerate(a.pretrain_seeds):  # seed-independent methods in the first seed's grid only
+            methods = encoders or _profile_methods(a.profile)
+            enc = encoders if i == 0 else [m for m in methods if m not in SEED_INDEPENDENT]
+            outs[s] = run_seed(a.profile, s, a.runs, a.device, None, enc, contexts, tasks, a.pretrain_profile)
     scores, kinds, leaks = collect(outs, encoders)
     if a.reference:
         ref, _, _ = collect({0: a.reference}, ["scratch"])
@@ -241,6 +307,9 @@ def main() -> int:
         + (f"Pre-trained encoder `{a.pretrained}` (one pre-training run)" if a.pretrained else
            f"Pre-training seeds {a.pretrain_seeds}")
         + f" × split seeds (the profile's `seeds`): {n_pairs} (pre-training seed, split seed) pairs per cell."
+        + (f" `{'`, `'.join(SEED_INDEPENDENT)}` do not depend on the pre-trained weights: they ran once per split "
+           "(in the first seed's grid) and pair with every pre-training seed on that split, so their share of a "
+           "pair's variance is over the splits only." if len(outs) > 1 else "")
         + (f" `scratch` = the scratch arm of `{a.reference}` (its architecture, same splits and subsets)."
            if a.reference else ""), "",
         "Cells: test primary metric (top-1 or R²), mean over the pairs; in brackets the relative gain over `scratch` "
@@ -249,6 +318,10 @@ def main() -> int:
         "`target_context`; geosrl.tasks.fewshot.check_target_contexts) and are not counted towards the targets.",
     ]
     text, note = render(rows, kinds, header, leaks)
+    edges = edge_choices(outs)
+    if edges:
+        text += ("\n## Tuning check (validation only)\n\nA method whose chosen learning rate sits at the edge of its "
+                 "grid was given a grid that stops too early.\n\n" + "\n".join(edges) + "\n")
     a.results.mkdir(parents=True, exist_ok=True)
     atomic_write(a.results / "summary.md", lambda f: f.write(text.encode()))
     write_csv(a.results / "gains.csv", rows, ["task", "method", "fraction", "n", "mean", "gain", "gain_low",
@@ -260,8 +333,18 @@ def main() -> int:
                 target = a.results / f"pretrain-seed-{seed}_{dst}{Path(src).suffix}"
                 atomic_write(target, lambda f, b=payload: f.write(b))
     print(text)
+    if a.versus:
+        other_outs = {int(d.name.rsplit("-", 1)[1]): d for d in sorted(a.versus.glob("pretrain-seed-*")) if d.is_dir()}
+        other, _, _ = collect(other_outs, list(PRETRAINED_METHODS))
+        name = a.versus.name
+        vs = [f"# This run vs `{name}`", "", f"Command: `{command}`", "",
+              f"Both on profile `{a.profile}`, the same splits and labelled subsets; pairs = (pre-training seed index, "
+              "split seed); tasks with target context left out.", "",
+              *versus_table(scores, other, name, sorted(t for t in kinds if t not in leaks))]
+        atomic_write(a.results / "versus.md", lambda f: f.write(("\n".join(vs) + "\n").encode()))
+        print("\n".join(vs))
     if a.ship:
-        path = ship(a.ship, outs[a.pretrain_seeds[0]], rows, command, a.profile, note)
+        path = ship(a.ship, outs[a.pretrain_seeds[0]], rows, command, a.profile, note, a.results, a.pretrain_seeds[0])
         print(f"shipped {path}")
         if a.verify:
             same, n = verify_shipped(a.ship, a.profile, a.runs, a.device, outs[a.pretrain_seeds[0]],

@@ -10,8 +10,12 @@
    ``<profile>.md`` summary (command, machine, threads, git commit, data, the validation retrieval curve,
    whether it plateaued) are copied to ``--results``.
 
-Plateau: the last epoch's validation top-1 retrieval is within 0.01 of the best of the epochs before it, and
-the last three epochs gained less than 0.01 together.
+With a locked image side (``image.locked``, profile ``satclip_locked``) the cost table has a second row for the
+image encoder's augmentation-contrast stage (``ssl_epochs · pairs / ssl_batch_size`` steps of two views each),
+the location step runs on fixed ``(B, embed_dim)`` embeddings, and the summary shows that stage's curve too.
+
+Plateau (:func:`geosrl.pretrain.train.plateaued`): the last epoch's validation top-1 retrieval is within 0.01 of
+the best of the epochs before it, and the last three epochs gained less than 0.01 together.
 """
 
 from __future__ import annotations
@@ -31,7 +35,10 @@ from geosrl.config import git_commit
 from geosrl.files import atomic_write
 from geosrl.pretrain.contexts import CONTEXTS
 from geosrl.pretrain.data import SOURCES
-from geosrl.pretrain.train import PRETRAIN_PROFILES, build_model, pretrain, resolve_pretrain_config
+from geosrl.pretrain.image_encoder import PatchCNN
+from geosrl.pretrain.locked import SSLHead, augment_views
+from geosrl.pretrain.objectives import infonce_objective
+from geosrl.pretrain.train import PRETRAIN_PROFILES, build_model, plateaued, pretrain, resolve_pretrain_config
 
 
 def step_seconds(profile: str, repeats: int = 3) -> float:
@@ -43,7 +50,8 @@ def step_seconds(profile: str, repeats: int = 3) -> float:
     channels = sum(len(CONTEXTS[c].channels) for c in cfg["data"]["contexts"])
     g = torch.Generator().manual_seed(0)
     ll = torch.rand(bs, 2, generator=g) * torch.tensor([360.0, 180.0]) - torch.tensor([180.0, 90.0])
-    x = torch.randn(bs, channels, p, p, generator=g)
+    x = (torch.randn(bs, int(cfg["encoder"]["embed_dim"]), generator=g) if cfg["image"]["locked"]
+         else torch.randn(bs, channels, p, p, generator=g))
     k = int(cfg["objective"]["num_random"])
     rand = (torch.rand(bs, k, 2, generator=g) * torch.tensor([360.0, 180.0]) - torch.tensor([180.0, 90.0]))
 
@@ -53,6 +61,10 @@ def step_seconds(profile: str, repeats: int = 3) -> float:
         loss.backward()
         opt.step()
 
+    return _median_seconds(step, repeats)
+
+
+def _median_seconds(step, repeats: int) -> float:
     step()
     times = []
     for _ in range(repeats):
@@ -60,6 +72,27 @@ def step_seconds(profile: str, repeats: int = 3) -> float:
         step()
         times.append(time.perf_counter() - t0)
     return statistics.median(times)
+
+
+def ssl_step_seconds(profile: str, repeats: int = 3) -> float:
+    """Median seconds of one augmentation-contrast step of the locked image encoder (two views per patch)."""
+    cfg = resolve_pretrain_config({"profile": profile})
+    ic, p = cfg["image"], int(cfg["data"]["patch_size"])
+    channels = sum(len(CONTEXTS[c].channels) for c in cfg["data"]["contexts"])
+    d = int(cfg["encoder"]["embed_dim"])
+    cnn, head = PatchCNN(channels, d, int(ic["width"]), int(ic["depth"])), SSLHead(d)
+    opt = torch.optim.AdamW(list(cnn.parameters()) + list(head.parameters()), 1e-3)
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(int(ic["ssl_batch_size"]), channels, p, p, generator=g)
+
+    def step() -> None:
+        z = head(cnn(torch.cat([augment_views(x, g), augment_views(x, g)])))
+        loss = infonce_objective(z[:len(x)], z[len(x):], float(ic["ssl_tau"]), symmetric=True)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+
+    return _median_seconds(step, repeats)
 
 
 def cost_table(profiles: list[str]) -> list[str]:
@@ -71,16 +104,26 @@ def cost_table(profiles: list[str]) -> list[str]:
         bs, epochs = int(cfg["optim"]["batch_size"]), int(cfg["optim"]["epochs"])
         steps = epochs * int(pairs * (1 - cfg["data"]["val_fraction"])) // bs
         sec = step_seconds(name)
-        rows.append(f"| {name} | {pairs} | {cfg['data']['patch_size']}×{cfg['data']['patch_size']} stride "
-                    f"{cfg['data']['stride']} | {bs} | {epochs} | {sec:.3f} | {steps} | {steps * sec / 3600:.2f} |")
+        patch = f"{cfg['data']['patch_size']}×{cfg['data']['patch_size']} stride {cfg['data']['stride']}"
+        label = f"{name} (location, fixed image embeddings)" if cfg["image"]["locked"] else name
+        rows.append(f"| {label} | {pairs} | {patch} | {bs} | {epochs} | {sec:.3f} | {steps} | "
+                    f"{steps * sec / 3600:.2f} |")
+        if cfg["image"]["locked"]:
+            ic = cfg["image"]
+            sbs, sep = int(ic["ssl_batch_size"]), int(ic["ssl_epochs"])
+            ssteps = sep * int(pairs * (1 - cfg["data"]["val_fraction"])) // sbs
+            ssec = ssl_step_seconds(name)
+            rows.append(f"| {name} (image encoder, augmentation contrast) | {pairs} | {patch} | {sbs} | {sep} | "
+                        f"{ssec:.3f} | {ssteps} | {ssteps * ssec / 3600:.2f} |")
     return rows
 
 
-def plateaued(curve: list[float]) -> bool:
-    """Whether the validation retrieval curve has flattened (see the module docstring)."""
-    if len(curve) < 4:
-        return False
-    return curve[-1] >= max(curve[:-1]) - 0.01 and curve[-1] - curve[-4] < 0.01
+def _image_history(out: Path) -> list[dict]:
+    """The locked image encoder's per-epoch history from the run's ``run.json`` (empty when not locked)."""
+    import json
+
+    run = out / "run.json"
+    return json.loads(run.read_text(encoding="utf-8")).get("image_history") or [] if run.is_file() else []
 
 
 def main() -> int:
@@ -88,21 +131,26 @@ def main() -> int:
     p.add_argument("--profile", default="satclip_bounded", choices=sorted(PRETRAIN_PROFILES))
     p.add_argument("--out", type=Path, required=True)
     p.add_argument("--results", type=Path, default=Path("benchmarks/results/pretrain"))
+    p.add_argument("--seed", type=int, default=0, help="pre-training seed ([pretrain] seed)")
+    p.add_argument("--cost-profiles", nargs="*", default=None,
+                   help="profiles whose per-step cost is measured first (default: every profile)")
     a = p.parse_args()
     command = "OMP_NUM_THREADS=" + os.environ.get("OMP_NUM_THREADS", "") + " " + " ".join(
         shlex.quote(x) for x in [sys.executable, *sys.argv])
-    costs = cost_table(list(PRETRAIN_PROFILES))
+    costs = cost_table(list(PRETRAIN_PROFILES) if a.cost_profiles is None else a.cost_profiles)
     t0 = time.perf_counter()
-    res = pretrain({"profile": a.profile}, out_dir=a.out, resume=True)
+    res = pretrain({"profile": a.profile, "seed": a.seed}, out_dir=a.out, resume=True)
     wall = time.perf_counter() - t0
     curve = [float(r["val_top1_retrieval"]) for r in res.history]
     git = git_commit()
     a.results.mkdir(parents=True, exist_ok=True)
     log = (a.out / "log.csv").read_bytes()
-    atomic_write(a.results / f"{a.profile}_log.csv", lambda f: f.write(log))
+    stem = a.profile if a.seed == 0 else f"{a.profile}_seed{a.seed}"
+    atomic_write(a.results / f"{stem}_log.csv", lambda f: f.write(log))
     cfg = res.config
+    image_history = _image_history(a.out)
     lines = [
-        f"# Pre-training run: profile `{a.profile}`", "",
+        f"# Pre-training run: profile `{a.profile}`, seed {a.seed}", "",
         f"Command: `{command}`", "",
         f"Machine: {platform.machine()} CPU, torch {torch.__version__}, {torch.get_num_threads()} torch thread(s), "
         f"{os.cpu_count()} cores visible (shared); git commit `{git['commit']}`"
@@ -116,8 +164,17 @@ def main() -> int:
         f"{cfg['encoder']['net_kwargs']}, {cfg['encoder']['embed_dim']}-d; image PatchCNN width "
         f"{cfg['image']['width']} depth {cfg['image']['depth']}; objective {cfg['objective']['kind']}-"
         f"{cfg['objective']['terms']}; {cfg['optim']['epochs']} epochs, batch {cfg['optim']['batch_size']}, "
-        f"lr {cfg['optim']['lr']}.", "",
+        f"lr {cfg['optim']['lr']}"
+        + (f"; image side locked: PatchCNN trained first by augmentation contrast "
+           f"({cfg['image']['ssl_epochs']} epochs, "
+           f"batch {cfg['image']['ssl_batch_size']}, lr {cfg['image']['ssl_lr']}, tau {cfg['image']['ssl_tau']}), "
+           "then frozen; a linear projection of its fixed embeddings is trained with the location encoder."
+           if cfg["image"]["locked"] else "."), "",
         "## Per-step cost of every profile on this machine (random inputs, median of 3)", "", *costs, "",
+        *(["## Image encoder stage (augmentation contrast; view top-1 = a view's nearest other view in the batch "
+            "is its twin)", "", "| epoch | loss | view top-1 | s |", "|---|---|---|---|",
+            *[f"| {int(r['epoch']) + 1} | {r['ssl_loss']:.4f} | {r['ssl_top1']:.3f} | {r['seconds']:.0f} |"
+              for r in image_history], ""] if image_history else []),
         "## Validation top-1 retrieval (location → patch within chunks of 512; chance 0.002)", "",
         "| epoch | loss | val top-1 | s |", "|---|---|---|---|",
         *[f"| {int(r['epoch']) + 1} | {r['loss']:.4f} | {r['val_top1_retrieval']:.3f} | {r['seconds']:.0f} |"
@@ -126,7 +183,7 @@ def main() -> int:
         f"{'yes' if plateaued(curve) else 'no'}. Encoder: `{res.encoder_path}`.", "",
     ]
     text = "\n".join(lines)
-    atomic_write(a.results / f"{a.profile}.md", lambda f: f.write(text.encode()))
+    atomic_write(a.results / f"{stem}.md", lambda f: f.write(text.encode()))
     print(text)
     return 0
 

@@ -26,7 +26,7 @@ from typing import Callable, Sequence
 from geosrl.bench.config import PROFILES
 
 #: ``geosrl pretrain --profile`` choices (geosrl.pretrain.train.PRETRAIN_PROFILES; imported lazily, checked by a test)
-PRETRAIN_PROFILE_NAMES = ("quick", "full", "satclip", "satclip_bounded")
+PRETRAIN_PROFILE_NAMES = ("quick", "full", "satclip", "satclip_bounded", "satclip_locked", "sphere2vec_locked")
 
 __all__ = ["build_parser", "main"]
 

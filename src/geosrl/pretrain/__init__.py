@@ -3,7 +3,8 @@
 * :mod:`.objectives` — MSE, NCE, MC/InfoNCE (symmetric), SimCSE, CSP-MC-BLD / CSP-NCE-BLD;
 * :mod:`.contexts` — the declared pre-training contexts (channels, raw source, quantities, licence);
 * :mod:`.data` — (location, context patch) pairs from real sampling densities over land and sea;
-* :mod:`.image_encoder` — the small CNN trained jointly;
+* :mod:`.image_encoder` — the small CNN trained jointly, or first and then locked (:mod:`.locked`: augmentation
+  contrast on the patches alone, fixed embeddings for the location encoder);
 * :mod:`.train` — the seeded, resumable pre-training loop (single process or ``torchrun`` DDP);
 * :mod:`.distributed` — gradient-correct all-gather so every process sees all negatives.
 

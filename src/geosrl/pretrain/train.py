@@ -8,7 +8,9 @@ other keys override the profile, nested tables merge, unknown keys raise)::
                  geosrl.pretrain.contexts; the card records each with its source and licence), patch_size,
                  stride, val_fraction, cache_dir
     [encoder]    name, embed_dim, net, net_kwargs, pe_kwargs     (geosrl.create_encoder arguments)
-    [image]      width, depth                                    (PatchCNN)
+    [image]      width, depth (PatchCNN); locked (train it first by augmentation contrast, then freeze it
+                 and train the location encoder against its fixed embeddings: geosrl.pretrain.locked),
+                 ssl_epochs, ssl_batch_size, ssl_lr, ssl_tau (that first stage)
     [objective]  kind (mc|nce|mse), terms (subset of "BLD"), symmetric, tau_b, tau_l, tau_d,
                  learnable_temperature, loc_weight, dropout_weight, num_random (K)
     [optim]      epochs, batch_size (per process), lr, weight_decay, min_lr_ratio (cosine floor)
@@ -65,7 +67,8 @@ PRETRAIN_QUICK: dict[str, Any] = {
     "encoder": {"name": "sphere2vec_spherec_plus", "embed_dim": 64, "net": "ffn",
                 "net_kwargs": {"hidden_dim": 256, "num_hidden_layers": 1, "dropout": 0.3},
                 "pe_kwargs": {"frequency_num": 16, "min_radius": 0.005, "max_radius": 1.0}},
-    "image": {"width": 16, "depth": 2},
+    "image": {"width": 16, "depth": 2, "locked": False, "ssl_epochs": 5, "ssl_batch_size": 512, "ssl_lr": 1e-3,
+              "ssl_tau": 0.1},
     "objective": {"kind": "mc", "terms": "BLD", "symmetric": True, "tau_b": 0.07, "tau_l": 1.0, "tau_d": 1.0,
                   "learnable_temperature": True, "loc_weight": 1.0, "dropout_weight": 1.0, "num_random": 1},
     "optim": {"epochs": 10, "batch_size": 512, "lr": 2e-3, "weight_decay": 1e-4, "min_lr_ratio": 0.05},
@@ -98,8 +101,24 @@ PRETRAIN_SATCLIP_BOUNDED["data"].update({"flickr": 25000, "cities": 25000, "land
 PRETRAIN_SATCLIP_BOUNDED["image"].update({"width": 16, "depth": 3})
 PRETRAIN_SATCLIP_BOUNDED["optim"].update({"epochs": 10, "batch_size": 512})
 
+#: SatCLIP's recipe with a locked image side (the CSP variant the issue allows): the PatchCNN is trained first by
+#: augmentation contrast on the patches alone, frozen, every pair's image embedding computed once; then the
+#: location encoder (spherical harmonics L = 20 + SIREN, 256-d) is trained against the fixed embeddings through
+#: a linear projection, ms per step, until validation retrieval plateaus (benchmarks/results/pretrain/satclip_locked.md)
+PRETRAIN_SATCLIP_LOCKED: dict[str, Any] = copy.deepcopy(PRETRAIN_SATCLIP_BOUNDED)
+PRETRAIN_SATCLIP_LOCKED["image"].update({"width": 16, "depth": 3, "locked": True, "ssl_epochs": 3,
+                                         "ssl_batch_size": 512, "ssl_lr": 2e-3, "ssl_tau": 0.1})
+PRETRAIN_SATCLIP_LOCKED["encoder"]["net_kwargs"].update({"dropout": 0.3})
+PRETRAIN_SATCLIP_LOCKED["objective"].update({"terms": "BLD", "num_random": 1})
+PRETRAIN_SATCLIP_LOCKED["optim"].update({"epochs": 20, "batch_size": 1024, "lr": 1e-3})
+#: the same data and locked image side with the quick profile's location encoder (Sphere2Vec sphereC+ 64-d + FFN,
+#: CSP's BLD objective) beside it
+PRETRAIN_SPHERE2VEC_LOCKED: dict[str, Any] = copy.deepcopy(PRETRAIN_SATCLIP_LOCKED)
+PRETRAIN_SPHERE2VEC_LOCKED["encoder"] = copy.deepcopy(PRETRAIN_QUICK["encoder"])
+
 PRETRAIN_PROFILES = {"quick": PRETRAIN_QUICK, "full": PRETRAIN_FULL, "satclip": PRETRAIN_SATCLIP,
-                     "satclip_bounded": PRETRAIN_SATCLIP_BOUNDED}
+                     "satclip_bounded": PRETRAIN_SATCLIP_BOUNDED, "satclip_locked": PRETRAIN_SATCLIP_LOCKED,
+                     "sphere2vec_locked": PRETRAIN_SPHERE2VEC_LOCKED}
 _FREE_TABLES = {"net_kwargs", "pe_kwargs"}  # passed through to create_encoder, any keys
 _CONTEXT_LIST = Check(f"a non-empty list of context names from {sorted(CONTEXTS)}, each once",
                       lambda v, key: (isinstance(v, list) and v != [] and len(set(map(str, v))) == len(v)
@@ -117,7 +136,8 @@ PRETRAIN_SCHEMA = {
              "stride": _POSITIVE, "val_fraction": number(gt=0, lt=1), "cache_dir": text(optional=True)},
     "encoder": {"name": text(), "embed_dim": _POSITIVE, "net": text(optional=True), "net_kwargs": mapping(),
                 "pe_kwargs": mapping()},
-    "image": {"width": _POSITIVE, "depth": _POSITIVE},
+    "image": {"width": _POSITIVE, "depth": _POSITIVE, "locked": boolean(), "ssl_epochs": _POSITIVE,
+              "ssl_batch_size": integer(min=2), "ssl_lr": number(gt=0), "ssl_tau": number(gt=0)},
     "objective": {"kind": choice(*OBJECTIVES), "terms": _TERMS, "symmetric": boolean(), "tau_b": number(gt=0),
                   "tau_l": number(gt=0), "tau_d": number(gt=0), "learnable_temperature": boolean(),
                   "loc_weight": number(ge=0), "dropout_weight": number(ge=0), "num_random": integer(min=0)},
@@ -152,15 +172,22 @@ def encoder_architecture(cfg: dict) -> dict[str, Any]:
 
 
 def build_model(cfg: dict) -> CSPModel:
-    """Seeded :class:`CSPModel` from a resolved config (location encoder built without input validation)."""
+    """Seeded :class:`CSPModel` from a resolved config (location encoder built without input validation).
+
+    With ``image.locked`` the image side is a trainable linear projection of the locked encoder's fixed
+    embeddings ``(B, embed_dim)``; otherwise a :class:`PatchCNN` on the patches ``(B, C, P, P)``."""
     torch.manual_seed(int(cfg["seed"]))
     arch = encoder_architecture(cfg)
     arch["pe_kwargs"].setdefault("validate", False)  # inputs are validated once when the data are built
     loc = build_from_architecture(arch)
     d = int(cfg["encoder"]["embed_dim"])
     channels = sum(len(CONTEXTS[c].channels) for c in cfg["data"]["contexts"])
-    img = PatchCNN(in_channels=channels, embed_dim=d, width=int(cfg["image"]["width"]),
-                   depth=int(cfg["image"]["depth"]))
+    img: torch.nn.Module
+    if cfg["image"]["locked"]:  # the inputs are the locked PatchCNN's fixed (B, d) embeddings
+        img = torch.nn.Linear(d, d)
+    else:
+        img = PatchCNN(in_channels=channels, embed_dim=d, width=int(cfg["image"]["width"]),
+                       depth=int(cfg["image"]["depth"]))
     o = cfg["objective"]
     obj = CSPObjective(o["kind"], o["terms"], loc_weight=o["loc_weight"], dropout_weight=o["dropout_weight"],
                        tau_b=o["tau_b"], tau_l=o["tau_l"], tau_d=o["tau_d"],
@@ -197,16 +224,25 @@ def _device(name: str) -> torch.device:
     return torch.device(name)
 
 
+def plateaued(curve: list[float]) -> bool:
+    """Whether a validation retrieval curve has flattened: the last epoch is within 0.01 of the best epoch
+    before it, and the last three epochs gained less than 0.01 together (needs ≥ 4 epochs)."""
+    if len(curve) < 4:
+        return False
+    return curve[-1] >= max(curve[:-1]) - 0.01 and curve[-1] - curve[-4] < 0.01
+
+
 @torch.no_grad()
-def _val_retrieval(model: CSPModel, ll: torch.Tensor, img: torch.Tensor, stats: dict, chunk: int = 512) -> float:
-    """Top-1 of location → image retrieval within chunks of ``chunk`` validation pairs (chance = 1/chunk)."""
+def _val_retrieval(model: CSPModel, ll: torch.Tensor, img: torch.Tensor, to_input: Callable, chunk: int = 512) -> float:
+    """Top-1 of location → image retrieval within chunks of ``chunk`` validation pairs (chance = 1/chunk);
+    ``to_input`` turns stored image rows into the image side's input."""
     if len(ll) == 0:
         return float("nan")
     model.eval()
     hits, n = 0, 0
     for s in range(0, len(ll), chunk):
         e = torch.nn.functional.normalize(model.location_encoder(ll[s:s + chunk]), dim=-1)
-        f = model.image_encoder(patches_to_float(img[s:s + chunk], stats))
+        f = model.image_encoder(to_input(img[s:s + chunk]))
         if model.loc_head is not None:
             e = torch.nn.functional.normalize(model.loc_head(model.location_encoder(ll[s:s + chunk])), dim=-1)
         f = torch.nn.functional.normalize(f, dim=-1)
@@ -348,6 +384,11 @@ def pretrain(config: dict | None = None, out_dir: str | Path | None = None, resu
     val_idx, tr_idx = np.sort(perm0[:n_val]), np.sort(perm0[n_val:])
     ll_all = torch.as_tensor(data.lonlat, dtype=torch.float32, device=dev)
     img_all = torch.as_tensor(data.patches, device=dev)
+    to_input: Callable[[torch.Tensor], torch.Tensor] = lambda x: patches_to_float(x, stats)  # noqa: E731
+    image_history: list[dict[str, float]] = []
+    if cfg["image"]["locked"]:
+        img_all, image_history = _locked_embeddings(cfg, img_all, stats, tr_idx, out, info.is_main, say)
+        to_input = lambda x: x  # noqa: E731
     ll_tr, img_tr = ll_all[tr_idx], img_all[tr_idx]
     ll_val, img_val = ll_all[val_idx], img_all[val_idx]
 
@@ -409,7 +450,7 @@ def pretrain(config: dict | None = None, out_dir: str | Path | None = None, resu
         for step in range(steps_per_epoch):
             rows = perm[step * global_bs + info.rank * bs: step * global_bs + (info.rank + 1) * bs]
             ll = ll_tr[rows]
-            images = patches_to_float(img_tr[rows], stats)
+            images = to_input(img_tr[rows])
             rand = uniform_lonlat(len(rows) * k_rand, generator=g_rand).to(dev).view(len(rows), k_rand, 2)
             loss, logs = ddp(ll, images, rand, gather=gather)
             opt.zero_grad(set_to_none=True)
@@ -421,7 +462,7 @@ def pretrain(config: dict | None = None, out_dir: str | Path | None = None, resu
                 sums[k] = sums.get(k, 0.0) + v
         secs = time.perf_counter() - t0
         row = {"epoch": epoch, **{k: v / steps_per_epoch for k, v in sums.items()},
-               "val_top1_retrieval": _val_retrieval(model, ll_val, img_val, stats),
+               "val_top1_retrieval": _val_retrieval(model, ll_val, img_val, to_input),
                "lr": sched.get_last_lr()[0], "seconds": secs,
                "pairs_per_second": steps_per_epoch * global_bs / secs, "world_size": info.world_size}
         history.append(row)
@@ -437,15 +478,70 @@ def pretrain(config: dict | None = None, out_dir: str | Path | None = None, resu
     loc = model.location_encoder
     if finished and info.is_main:
         enc_path = save_pretrained(loc.cpu(), out / "location_encoder.safetensors",
-                                   _card_meta(cfg, data, history, n_train=len(tr_idx), n_val=n_val))
+                                   _card_meta(cfg, data, history, n_train=len(tr_idx), n_val=n_val,
+                                              image_history=image_history))
         loc.to(dev)
         git = git_commit()
         _write_text(out / "run.json", json.dumps({
             "kind": "pretrain", "config": cfg, "seed": seed, "git_commit": git["commit"], "git_dirty": git["dirty"],
             "packages": package_versions(), "data": data.metadata, "history": history,
-            "encoder_file": enc_path.name, "world_size": info.world_size,
+            "encoder_file": enc_path.name, "world_size": info.world_size, "image_history": image_history,
+            "plateaued": plateaued([float(r["val_top1_retrieval"]) for r in history]),
         }, indent=2, default=str) + "\n")
     return PretrainResult(out, enc_path, history, cfg, loc)
+
+
+IMAGE_STATE_FORMAT = "geosrl-locked-image-encoder"
+
+
+def _locked_embeddings(cfg: dict, patches: torch.Tensor, stats: dict, tr_idx: np.ndarray, out: Path, is_main: bool,
+                       say: Callable[[str], None]) -> tuple[torch.Tensor, list[dict[str, float]]]:
+    """The locked image side: train the PatchCNN by augmentation contrast on the training pairs' patches (or
+    read it back from ``out/image_encoder.pt`` of an earlier run with the same config), then the fixed
+    embeddings ``(N, embed_dim)`` of all patches. Returns them and the stage's per-epoch history."""
+    from .locked import embed_patches, train_patch_encoder
+
+    ic = cfg["image"]
+    channels = sum(len(CONTEXTS[c].channels) for c in cfg["data"]["contexts"])
+    d = int(cfg["encoder"]["embed_dim"])
+    path = out / "image_encoder.pt"
+    cnn = PatchCNN(in_channels=channels, embed_dim=d, width=int(ic["width"]), depth=int(ic["depth"]))
+    if path.is_file():
+        st = _load_image_state(path, cfg)
+        cnn.load_state_dict(st["model"])
+        history = st["history"]
+        say(f"locked image encoder read back from {path}")
+    else:
+        t0 = time.perf_counter()
+        cnn, history = train_patch_encoder(
+            patches[torch.as_tensor(tr_idx, device=patches.device)], stats, in_channels=channels, embed_dim=d,
+            width=int(ic["width"]), depth=int(ic["depth"]), epochs=int(ic["ssl_epochs"]),
+            batch_size=int(ic["ssl_batch_size"]), lr=float(ic["ssl_lr"]), tau=float(ic["ssl_tau"]),
+            seed=int(cfg["seed"]), log=say)
+        if is_main:
+            _atomic_save({"format": IMAGE_STATE_FORMAT, "model": cnn.state_dict(), "history": _plain_history(history),
+                          "config_json": _config_json(cfg)}, path)
+        say(f"image encoder trained and locked in {time.perf_counter() - t0:.0f} s")
+    cnn.to(patches.device)
+    t0 = time.perf_counter()
+    emb = embed_patches(cnn, patches, stats)
+    say(f"fixed image embeddings of {len(emb)} pairs in {time.perf_counter() - t0:.0f} s")
+    return emb, history
+
+
+def _load_image_state(path: Path, cfg: dict) -> dict[str, Any]:
+    """Read ``image_encoder.pt`` (tensors and plain values only, ``weights_only=True``) and check it."""
+    fix = "delete it or choose a new --out (out_dir)"
+    try:
+        st = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:  # planted pickle, truncated file, ...
+        raise CheckpointError(f"{path} is not a locked image encoder of geosrl ({type(e).__name__}); {fix}") from None
+    if not (isinstance(st, dict) and st.get("format") == IMAGE_STATE_FORMAT and isinstance(st.get("model"), dict)
+            and isinstance(st.get("history"), list)):
+        raise CheckpointError(f"{path} is not a locked image encoder of geosrl; {fix}")
+    if st.get("config_json") != _config_json(cfg):
+        raise CheckpointError(f"{path} was trained with another config; {fix}")
+    return st
 
 
 def _write_log(path: Path, history: list[dict[str, float]]) -> None:
@@ -459,13 +555,21 @@ def _write_log(path: Path, history: list[dict[str, float]]) -> None:
     _write_text(path, buf.getvalue())
 
 
-def _card_meta(cfg: dict, data: PretrainData, history: list[dict], n_train: int, n_val: int) -> dict[str, Any]:
+def _card_meta(cfg: dict, data: PretrainData, history: list[dict], n_train: int, n_val: int,
+               image_history: list[dict] | None = None) -> dict[str, Any]:
     m = data.metadata
     last = history[-1] if history else {}
+    image = {"encoder": "PatchCNN", "width": cfg["image"]["width"], "depth": cfg["image"]["depth"],
+             "training": ("augmentation contrast on the patches alone, then locked (geosrl.pretrain.locked); "
+                          f"{cfg['image']['ssl_epochs']} epochs, batch {cfg['image']['ssl_batch_size']}, "
+                          f"lr {cfg['image']['ssl_lr']}, tau {cfg['image']['ssl_tau']}; last view top-1 "
+                          f"{image_history[-1]['ssl_top1']:.3f}" if cfg["image"]["locked"] and image_history
+                          else "trained jointly with the location encoder")}
     return {
         "architecture": encoder_architecture(cfg),
         "model_type": "CSP location encoder (Mai et al. 2023), pre-trained by geosrl.pretrain",
         "objective": cfg["objective"],
+        "image_side": image,
         "training_data": {"description": m.get("description"), "sources": m.get("sources"),
                           "patch_size": m.get("patch_size"), "stride": m.get("stride"),
                           "patch_degrees": m.get("patch_degrees"), "channels": m.get("channels"),
@@ -477,7 +581,9 @@ def _card_meta(cfg: dict, data: PretrainData, history: list[dict], n_train: int,
                      "lr": cfg["optim"]["lr"], "seed": cfg["seed"], "profile": cfg["profile"],
                      "world_size": last.get("world_size", 1)},
         "licence": {"weights": "MIT (geosrl)", "data": m.get("licence")},
-        "metrics": {"final_loss": last.get("loss"), "val_top1_retrieval_within_512": last.get("val_top1_retrieval")},
+        "metrics": {"final_loss": last.get("loss"), "val_top1_retrieval_within_512": last.get("val_top1_retrieval"),
+                    "val_top1_retrieval_curve": [r.get("val_top1_retrieval") for r in history],
+                    "plateaued": plateaued([float(r["val_top1_retrieval"]) for r in history])},
         "intended_use": "location embeddings for global regression/classification, few-shot fine-tuning",
         "out_of_scope": "fine-grained (< ~50 km) geographic problems; the patches span "
                         f"{m.get('patch_degrees')} degrees",
