@@ -52,7 +52,7 @@ $(VENV)/torchspatial/.unpacked: $(VENV)/.created
 # the multi-scale encodings against TorchSpatial and the sine floor (issue 12); the scaling study also times
 # the code of the old README table (25763c9) and of the tree before issue 12 (fc9a8bf), exported read-only
 # with git archive when the clone has those commits
-THROUGHPUT_BASELINES := 25763c9 fc9a8bf
+THROUGHPUT_BASELINES := 25763c9
 throughput: $(VENV)/.installed-dev $(VENV)/torchspatial/.unpacked
 	rm -rf $(VENV)/throughput-baselines
 	for c in $(THROUGHPUT_BASELINES); do if git cat-file -e $$c 2>/dev/null; then \

@@ -11,8 +11,7 @@ harmonics), at each N (default 200,000 and 2,000,000), float64 coordinates in:
   encoding's count of transcendental values (``sines_per_point`` × N) — measured in the same run;
 * ratios: geosrl / TorchSpatial and floor time / geosrl time (1 = at the floor; the target is ≥ 0.5).
 
-Then ``encoding.compile_blocks()`` (inductor) of every encoding at every N (compile time reported), eager
-with outputs on 4 KiB pages against huge pages at the first N, the peak
+Then ``encoding.compile_blocks()`` (inductor) of every encoding at every N (compile time reported), the peak
 extra memory of one call at ``--memory-n`` points (``benchmarks/memory_probe.py``, in a subprocess),
 and the thread/N scaling study that explains the old README's 10–14× (1 and 2 threads, N = 20,000 and
 200,000, this tree and, with ``--baseline``, older commits' code), each in its own process.
@@ -43,7 +42,6 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from encode_throughput import git_commit, load_torchspatial, random_lonlat, time_call, ts_pairs  # noqa: E402
-from _results import write_csv  # noqa: E402
 
 import geosrl  # noqa: E402  (the scaling study imports older geosrl trees too: only the API they share)
 
@@ -83,8 +81,10 @@ def write_rate(values: int, repeats: int) -> float:
     return values / time_call(lambda: out.fill_(1.0), repeats, CPU)
 
 
-def bench_n(n: int, sre, args) -> list[dict[str, Any]]:
-    """One row per encoder at ``n`` points."""
+def bench_n(n: int, sre, args, ts_rates: dict[str, tuple[int, float]]) -> list[dict[str, Any]]:
+    """One row per encoder at ``n`` points. TorchSpatial is timed once per encoder, on min(N, ``--ts-max-n``)
+    points at the first N, and that rate (``ts_rates``: encoder → (points, M pts/s)) is used for every N:
+    its NumPy code runs at a rate flat in N out of cache, and timing it again took a fifth of the run."""
     x = random_lonlat(n, 0, torch.float64)
     rates = {dt: sine_rate(dt, min(n * 128, 1 << 25), args.repeats) for dt in (torch.float32, torch.float64)}
     writes = write_rate(1 << 25, args.repeats)
@@ -105,11 +105,12 @@ def bench_n(n: int, sre, args) -> list[dict[str, Any]]:
             row["write_ratio_f32"] = n * pe.output_dim / writes / (n / row["geosrl_f32_mpts"] / 1e6)
         ts = torchspatial_encoder(sre, name)
         if ts is not None:
-            ts_n = min(n, args.ts_max_n)
-            arr = x[:ts_n].numpy()[:, None, :]
-            with torch.no_grad():
-                row["ts_n"] = ts_n
-                row["ts_mpts"] = ts_n / time_call(lambda: ts(arr), args.repeats, CPU) / 1e6
+            if name not in ts_rates:
+                ts_n = min(n, args.ts_max_n)
+                arr = x[:ts_n].numpy()[:, None, :]
+                with torch.no_grad():
+                    ts_rates[name] = (ts_n, ts_n / time_call(lambda: ts(arr), args.repeats, CPU) / 1e6)
+            row["ts_n"], row["ts_mpts"] = ts_rates[name]
             row["ts_ratio_f32"] = row["geosrl_f32_mpts"] / row["ts_mpts"]
             row["ts_ratio_f64"] = row["geosrl_f64_mpts"] / row["ts_mpts"]
         row["load_end"] = load()
@@ -141,34 +142,6 @@ def bench_compiled(n: int, rows: list[dict[str, Any]], args) -> list[dict[str, A
         out.append(row)
         print(f"  compiled {name:24s} {mpts:6.2f} M pts/s = {row['speedup']:.2f}x eager, floor ratio "
               f"{row['floor_ratio']:.2f} (compile {compile_s:.1f} s, load {load()})", flush=True)
-    return out
-
-
-def bench_pages(n: int, args) -> list[dict[str, Any]]:
-    """Eager float32 with outputs on 4 KiB pages (plain ``torch.empty``) against huge-page outputs
-    (``empty_output``), alternating the two twice per encoding: what the page faults of a fresh output cost."""
-    from geosrl.encoders.positional import base
-
-    x = random_lonlat(n, 0, torch.float64)
-    huge = base.empty_output
-    plain = lambda rows, cols, dtype, device: torch.empty(rows, cols, dtype=dtype, device=device)  # noqa: E731
-    out = []
-    for name in args.encoders:
-        pe = geosrl.create_positional_encoding(name)
-        seconds = {"plain": [], "huge": []}
-        try:
-            with torch.no_grad():
-                for label, alloc in (("plain", plain), ("huge", huge)) * 2:
-                    base.empty_output = alloc
-                    seconds[label].append(time_call(lambda: pe(x, dtype=torch.float32), args.repeats, CPU))
-        finally:
-            base.empty_output = huge
-        row = {"encoder": name, "n": n, "plain_mpts": n / min(seconds["plain"]) / 1e6,
-               "huge_mpts": n / min(seconds["huge"]) / 1e6, "load": load()}
-        row["speedup"] = row["huge_mpts"] / row["plain_mpts"]
-        out.append(row)
-        print(f"  pages {name:24s} 4 KiB {row['plain_mpts']:6.2f}, huge {row['huge_mpts']:6.2f} M pts/s "
-              f"({row['speedup']:.2f}x)", flush=True)
     return out
 
 
@@ -251,15 +224,6 @@ def main_table(rows: list[dict[str, Any]], memory: dict[str, float], compiled: l
     return "\n".join(lines)
 
 
-def pages_table(rows: list[dict[str, Any]]) -> str:
-    head = ["encoder", "N", "4 KiB pages", "huge pages", "speed-up", "load"]
-    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    for r in rows:
-        lines.append("| " + " | ".join([f"`{r['encoder']}`", f"{r['n']:,}", fmt(r["plain_mpts"]),
-                                        fmt(r["huge_mpts"]), f"{r['speedup']:.2f}×", r["load"]]) + " |")
-    return "\n".join(lines)
-
-
 def scaling_table(rows: list[dict[str, Any]]) -> str:
     head = ["code", "encoder", "threads", "N", "TS", "geosrl f64", "× TS (f64)", "geosrl f32", "× TS (f32)", "load"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
@@ -308,7 +272,6 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--baseline", action="append", default=[], metavar="LABEL=SRC",
                    help="also run the scaling study on the geosrl package in the folder SRC (repeatable)")
     p.add_argument("--no-scaling", action="store_true")
-    p.add_argument("--no-pages", action="store_true", help="skip the 4 KiB / huge page comparison")
     p.add_argument("--scaling-only", type=int, default=None, help=argparse.SUPPRESS)
     p.add_argument("--out", default="benchmarks/results")
     p.add_argument("--readme", default=None, help="README to update between the throughput-table markers")
@@ -328,10 +291,10 @@ def main(argv=None) -> int:
     started, load0 = time.perf_counter(), load()
     print(f"geosrl {geosrl.__version__} from {Path(geosrl.__file__).parent}, torch {torch.__version__}, "
           f"{torch.get_num_threads()} threads; {ts_msg}", flush=True)
-    rows = [r for n in (int(v) for v in args.n.split(",")) for r in bench_n(n, sre, args)]
+    ts_rates: dict[str, tuple[int, float]] = {}
+    rows = [r for n in (int(v) for v in args.n.split(",")) for r in bench_n(n, sre, args, ts_rates)]
     compiled = [r for n in sorted({r["n"] for r in rows}) for r in bench_compiled(n, rows, args)] \
         if args.compile_encoders else []
-    pages = bench_pages(rows[0]["n"], args) if rows and not args.no_pages else []
     memory = memory_ratios(args) if args.memory_n else {}
     for name, ratio in memory.items():
         print(f"  peak memory {name:24s} {ratio:.3f} x output at N = {args.memory_n:,}", flush=True)
@@ -347,15 +310,16 @@ def main(argv=None) -> int:
     out.mkdir(parents=True, exist_ok=True)
     for r in rows:
         r["peak_mem_ratio"] = memory.get(r["encoder"]) if r["n"] == rows[0]["n"] else None
+    from _results import write_csv  # this tree's (older trees, run by the scaling study, lack geosrl.config)
+
     write_csv(out / "encode_throughput_multiscale.csv", rows + [dict(r, kind="compiled") for r in compiled], digits=6)
     if scaling:
         write_csv(out / "encode_throughput_scaling.csv", scaling, digits=6)
-    if pages:
-        write_csv(out / "encode_throughput_pages.csv", pages, digits=6)
     table = main_table(rows, memory, compiled)
     md = ["# Multi-scale encodings on CPU: geosrl vs TorchSpatial vs the sine floor\n", conditions(meta) + ".\n",
           "M pts/s. `× TS`: geosrl / TorchSpatial (float32 features from float64 coordinates is what TorchSpatial "
-          f"returns; TorchSpatial timed on min(N, {args.ts_max_n:,}) points, `(N, 1, 2)` as its trainer calls it). "
+          f"returns; TorchSpatial timed once per encoding on min(first N, {args.ts_max_n:,}) points, `(N, 1, 2)` as "
+          "its trainer calls it, and that rate used at every N). "
           "`÷ floor`: the time `torch.sin` takes for the encoding's `sines/pt` × N values (out of cache, output "
           f"dtype) divided by geosrl's time (1 = at the floor). `÷ write`: the time `fill_` takes to write the float32 "
           "output once into existing memory, divided by geosrl's float32 time (the floor of an encoding whose "
@@ -365,11 +329,6 @@ def main(argv=None) -> int:
           "`encoding.compile_blocks()` (inductor fuses a fixed-size block of rows into one loop; opt-in), "
           "float32 output, with its ratios to TorchSpatial, to the floor and to eager; one-off compile times "
           "in the CSV.\n", table, ""]
-    if pages:
-        md += ["## Page faults of a fresh output\n",
-               "Eager float32 output allocated on 4 KiB pages (plain `torch.empty`) against the huge-page "
-               "output geosrl allocates (`empty_output`: `madvise(MADV_HUGEPAGE)` before the first write); "
-               "best of two alternating measurements each.\n", pages_table(pages), ""]
     if scaling:
         md += ["## Scaling: threads and N (why the old 10–14× did not reproduce)\n", scaling_table(scaling), ""]
     atomic_write_text(out / "encode_throughput_multiscale.md", "\n".join(md))

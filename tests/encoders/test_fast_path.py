@@ -180,11 +180,3 @@ def test_inductor_compiled_blocks_give_the_eager_values(name, points64):
         want = pe(x, dtype=torch.float32)
         got = pe.compile_blocks()(x, dtype=torch.float32)
     torch.testing.assert_close(got, want, rtol=0, atol=F32_BOUND)
-
-
-@pytest.mark.parametrize("rows", [1, 3, 600_000])
-def test_empty_output_is_an_ordinary_writable_tensor(rows):
-    out = base.empty_output(rows, 4, torch.float32, torch.device("cpu"))
-    assert out.shape == (rows, 4) and out.dtype == torch.float32 and out.is_contiguous()
-    out.fill_(1.5)
-    assert float(out.sum()) == 1.5 * 4 * rows

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import ctypes
-import functools
 import math
-import sys
 import types
 from typing import Sequence
 
@@ -16,7 +13,7 @@ from ...coords import check_lonlat_shape, validate_lonlat
 from ..kernels import kernel_usable
 from ...checks import check_count, check_flag, check_order, check_positive
 
-__all__ = ["PositionEncoding", "SinusoidEncoding", "available_memory", "empty_output", "geometric_frequencies",
+__all__ = ["PositionEncoding", "SinusoidEncoding", "available_memory", "geometric_frequencies",
            "legacy_single_scale_frequencies", "sin_of", "sin_radians_into", "sin_turns", "sin_turns_into", "CHUNK_BYTES", "HALF_PI",
            "SINUSOID_CHUNK_BYTES", "TWO_PI"]
 
@@ -85,7 +82,7 @@ class PositionEncoding(nn.Module):
         if torch.is_grad_enabled() and (lonlat.requires_grad or any(p.requires_grad for p in self.parameters())):
             return self.encode(lonlat, dtype)  # autograd keeps its saved tensors anyway
         self._check_output_fits(n, dtype, lonlat.device)
-        out = empty_output(n, self.output_dim, dtype, lonlat.device)
+        out = torch.empty(n, self.output_dim, dtype=dtype, device=lonlat.device)
         if getattr(self, "_compiled_blocks", None) is not None and out.device.type == "cpu":
             self._encode_compiled(lonlat.reshape(n, 2), out)
         else:
@@ -239,41 +236,6 @@ def available_memory(device: torch.device) -> int | None:
         except OSError:
             return None
     return None
-
-
-#: outputs of at least this many bytes are backed by transparent huge pages where the OS allows it
-HUGE_PAGE_BYTES = 2 * 2**20
-
-_MADV_HUGEPAGE = 14  # Linux <sys/mman.h>
-
-
-def empty_output(rows: int, cols: int, dtype: torch.dtype, device: torch.device) -> torch.Tensor:
-    """``torch.empty((rows, cols))`` whose memory, on Linux CPUs, is advised to use transparent huge pages.
-
-    A fresh output is first touched while it is written, and on 4 KiB pages those page faults cost
-    about as much as computing a float32 sine per value (measured on the 2-core machine: ``torch.sin``
-    into a fresh tensor at a third of its speed into an existing one). ``madvise(MADV_HUGEPAGE)`` on
-    the not-yet-touched buffer makes each fault map 2 MiB instead: advisory, a no-op where THP is off,
-    and skipped on other platforms and devices.
-    """
-    out = torch.empty(rows, cols, dtype=dtype, device=device)
-    nbytes = out.numel() * out.element_size()
-    if device.type == "cpu" and nbytes >= 2 * HUGE_PAGE_BYTES and _libc() is not None:
-        start = -(-out.data_ptr() // HUGE_PAGE_BYTES) * HUGE_PAGE_BYTES
-        end = (out.data_ptr() + nbytes) // HUGE_PAGE_BYTES * HUGE_PAGE_BYTES
-        _libc().madvise(ctypes.c_void_p(start), ctypes.c_size_t(end - start), _MADV_HUGEPAGE)
-    return out
-
-
-@functools.lru_cache(maxsize=1)
-def _libc():
-    """The C library (for ``madvise``) on Linux, else ``None``."""
-    if not sys.platform.startswith("linux"):
-        return None
-    try:
-        return ctypes.CDLL(None, use_errno=True)
-    except OSError:
-        return None
 
 
 def sin_of(phase: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
