@@ -213,11 +213,14 @@ def test_configs_and_cli():
     assert a.command == "bench" and a.profile == "fewshot_full"
 
 
-def test_source_quantities_agree_with_the_context_declarations():
+def test_every_context_carries_what_its_source_is_declared_to_show():
+    """One declaration (geosrl.datasets.sources) for the contexts and the few-shot leak check."""
+    from geosrl.datasets.sources import SOURCE_QUANTITIES
     from geosrl.pretrain.contexts import CONTEXTS
-    from geosrl.tasks.fewshot import SOURCE_QUANTITIES
 
-    assert {c.source: tuple(c.quantities) for c in CONTEXTS.values()} == SOURCE_QUANTITIES
+    assert {c.source for c in CONTEXTS.values()} == set(SOURCE_QUANTITIES)
+    for c in CONTEXTS.values():
+        assert tuple(c.quantities) == SOURCE_QUANTITIES[c.source], c.name
 
 
 def test_a_card_made_before_a_stricter_declaration_is_checked_with_it():

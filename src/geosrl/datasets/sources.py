@@ -17,11 +17,19 @@ from ..coords import as_lonlat
 from .base import DataUnavailableError
 from .locate import PACKAGES, package_file, package_version
 
-__all__ = ["ALTITUDE_NODATA", "load_altitude_codes", "load_blue_marble", "load_city_locations",
+__all__ = ["ALTITUDE_NODATA", "SOURCE_QUANTITIES", "load_altitude_codes", "load_blue_marble", "load_city_locations",
            "load_flickr_locations", "source_licence", "source_versions"]
 
 #: altitude code of cells without data (ocean) in :func:`load_altitude_codes`
 ALTITUDE_NODATA = elevation.NODATA
+
+#: what each raw source shows (the one declaration read by the pre-training contexts and by the few-shot
+#: leak check, which compares them with each task's target quantity)
+SOURCE_QUANTITIES: dict[str, tuple[str, ...]] = {
+    "nasa_blue_marble": ("true_colour_imagery", "land_water"),  # land and water are visible in the colours
+    "pvlib_altitude": ("elevation", "land_water"),  # the sea is its no-data value
+    "pvlib_linke_turbidity": ("atmospheric_turbidity",),
+}
 
 _MODULES = {"flickr": "geoclip", "cities": city_population.MODULE, "blue_marble": country_from_imagery.MODULE,
             "altitude": elevation.MODULE}

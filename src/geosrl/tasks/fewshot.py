@@ -61,6 +61,7 @@ from torch import nn
 
 from .. import metrics as M
 from ..config import ConfigError, check_config, choice, integer, list_of, merge_config, number, text
+from ..datasets.sources import SOURCE_QUANTITIES
 from ..encoders import embed_locations, load_geoclip_location_encoder, load_pretrained
 from ..encoders.checkpoint import build_from_architecture
 from ..losses import presence_absence_loss
@@ -145,14 +146,6 @@ def resolve_fewshot_config(config: dict | None = None) -> dict[str, Any]:
 # ---------------------------------------------------------------------------------------------------
 # target context (leak) checks
 # ---------------------------------------------------------------------------------------------------
-#: what each raw context source is known to show today, added to what a checkpoint's card recorded (so a
-#: stricter declaration applies to checkpoints made before it); must agree with geosrl.pretrain.contexts
-SOURCE_QUANTITIES: dict[str, tuple[str, ...]] = {
-    "nasa_blue_marble": ("true_colour_imagery", "land_water"),  # land and water are visible in the colours
-    "pvlib_altitude": ("elevation", "land_water"),  # the sea is its no-data value
-    "pvlib_linke_turbidity": ("atmospheric_turbidity",),
-}
-
 #: contexts of checkpoints written before contexts were declared, recognised by their channel names
 _LEGACY_CHANNELS = {
     "bmng_red": ("bmng_rgb", "nasa_blue_marble"),
@@ -167,7 +160,8 @@ def card_contexts(card: dict) -> list[dict]:
 
     Cards of :mod:`geosrl.pretrain` list them under ``training_data.contexts``; older cards are read from
     their channel names. A card without training data (an encoder not pre-trained on contexts) has none.
-    Each context's quantities are those its card recorded plus :data:`SOURCE_QUANTITIES` of its source.
+    Each context's quantities are those its card recorded plus what its source shows today
+    (:data:`geosrl.datasets.sources.SOURCE_QUANTITIES`, so a stricter declaration applies to older checkpoints).
 
     Raises:
         ConfigError: the card lists channels whose source is not declared.
