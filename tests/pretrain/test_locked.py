@@ -5,15 +5,14 @@ from __future__ import annotations
 
 import pickle
 
-import numpy as np
 import pytest
 import torch
 
 from geosrl import CheckpointError
 from geosrl.config import ConfigError
 from geosrl.encoders.checkpoint import load_pretrained
-from geosrl.pretrain.data import PretrainData
 from geosrl.pretrain.locked import augment_views, embed_patches, train_patch_encoder
+from synthetic_pretrain import synthetic_pairs
 from geosrl.pretrain.train import PRETRAIN_PROFILES, plateaued, pretrain, resolve_pretrain_config
 
 CONTEXTS = ["bmng_rgb", "altitude"]
@@ -24,12 +23,7 @@ LOCKED = {"encoder": {"embed_dim": 8, "net_kwargs": {"hidden_dim": 16}, "pe_kwar
 
 @pytest.fixture(scope="module")
 def data():
-    rng = np.random.default_rng(0)
-    n = 120
-    lonlat = np.stack([rng.uniform(-180, 180, n), rng.uniform(-80, 80, n)], axis=1)
-    patches = rng.integers(0, 256, size=(n, 4, 8, 8), dtype=np.uint8)
-    stats = {"contexts": CONTEXTS, "mean": [0.5, 0.5, 0.5, 1.0], "std": [0.25, 0.25, 0.25, 1.0]}
-    return PretrainData(lonlat, patches, np.zeros(n, np.int8), {"stats": stats, "description": "synthetic"})
+    return synthetic_pairs(120, 8, CONTEXTS)
 
 
 def _transforms(p: torch.Tensor) -> list[torch.Tensor]:

@@ -9,13 +9,12 @@ import pickle
 import stat
 import zipfile
 
-import numpy as np
 import pytest
 import torch
 
 from geosrl import CheckpointError
 from geosrl.config import ConfigError
-from geosrl.pretrain.data import PretrainData
+from synthetic_pretrain import synthetic_pairs
 from geosrl.pretrain.train import load_state, pretrain
 
 TINY = {"encoder": {"embed_dim": 8, "net_kwargs": {"hidden_dim": 16}, "pe_kwargs": {"frequency_num": 2}},
@@ -26,12 +25,7 @@ FIX = "delete it or choose a new --out"
 
 @pytest.fixture(scope="module")
 def data():
-    rng = np.random.default_rng(0)
-    n = 100
-    lonlat = np.stack([rng.uniform(-180, 180, n), rng.uniform(-80, 80, n)], axis=1)
-    patches = rng.integers(0, 256, size=(n, 4, 4, 4), dtype=np.uint8)
-    stats = {"contexts": ["bmng_rgb", "altitude"], "mean": [0.5, 0.5, 0.5, 1.0], "std": [0.25, 0.25, 0.25, 1.0]}
-    return PretrainData(lonlat, patches, np.zeros(n, np.int8), {"stats": stats, "description": "synthetic"})
+    return synthetic_pairs(100, 4, ["bmng_rgb", "altitude"])
 
 
 class _Payload:
