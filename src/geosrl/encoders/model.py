@@ -31,9 +31,14 @@ class LocationEncoder(nn.Module):
         self.net = net
         self.embed_dim = check_count("embed_dim", embed_dim)
 
-    def forward(self, lonlat: torch.Tensor) -> torch.Tensor:
+    @property
+    def feature_dtype(self) -> torch.dtype | None:
+        """The dtype the position features are written in: the network's parameters' (None: the input's)."""
         param = next(self.net.parameters(), None)
-        return self.net(self.pe(lonlat, dtype=None if param is None else param.dtype))
+        return None if param is None else param.dtype
+
+    def forward(self, lonlat: torch.Tensor) -> torch.Tensor:
+        return self.net(self.pe(lonlat, dtype=self.feature_dtype))
 
 
 #: network kind → (class, arguments that ``create_encoder`` sets itself and ``net_kwargs`` may not)

@@ -139,8 +139,7 @@ class PositionCache:
         self.encoder, self.lonlat, self.features = encoder, lonlat, None
         if not isinstance(encoder, LocationEncoder) or any(p.requires_grad for p in encoder.pe.parameters()):
             return
-        param = next(encoder.net.parameters(), None)
-        dtype = lonlat.dtype if param is None else param.dtype
+        dtype = encoder.feature_dtype or lonlat.dtype
         if len(lonlat) * encoder.pe.output_dim * dtype.itemsize <= CACHE_BYTES:
             with torch.no_grad():
                 self.features = encoder.pe(lonlat, dtype=dtype)

@@ -348,13 +348,13 @@ class SinusoidEncoding(PositionEncoding):
     def _compiled_stage(self, inputs: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
         if self.compile_factors_only:
             return sin_turns(self.phase_inputs(inputs), *self.factor_weights(), dtype)
-        return self.encode(inputs, dtype)
+        return super()._compiled_stage(inputs, dtype)
 
     def _finish_stage(self, stage: torch.Tensor, target: torch.Tensor) -> None:
         if self.compile_factors_only:
             self.combine(stage, target)
         else:
-            target.copy_(stage)
+            super()._finish_stage(stage, target)
 
     def combine(self, factors: torch.Tensor, out: torch.Tensor) -> None:  # pragma: no cover - abstract
         """Write the output ``(R, output_dim)`` from the factor sines ``(R, F)`` (eager fast path)."""
