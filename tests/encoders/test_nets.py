@@ -7,7 +7,7 @@ import torch
 from torch import nn
 
 import geosrl
-from geosrl.encoders.nets import FCNet, FFN, GeoCLIPMLP, Siren
+from geosrl.encoders.nets import BitDropout, FCNet, FFN, GeoCLIPMLP, Siren, use_bit_dropout
 
 
 def test_ffn_layer_order():
@@ -81,3 +81,53 @@ def test_siren_encoder_learns_a_function():
         loss.backward()
         opt.step()
     assert loss.item() < 0.1 * first
+
+
+@pytest.mark.parametrize("p", [0.1, 0.5, 0.9])
+def test_bit_dropout_keeps_1_minus_p_and_preserves_the_mean(p):
+    torch.manual_seed(0)
+    drop = BitDropout(p).train()
+    x = torch.ones(400, 1000)
+    y = drop(x)
+    kept = (y != 0).double().mean().item()
+    assert abs(kept - (1 - p)) < 5 * math.sqrt(p * (1 - p) / x.numel())  # 5 binomial standard errors
+    assert abs(y.double().mean().item() - 1.0) < 5 * math.sqrt(p / (1 - p) / x.numel())
+    assert torch.all((y == 0) | torch.isclose(y, torch.tensor(1 / (1 - p)), rtol=1e-4))
+
+
+def test_bit_dropout_masks_are_independent_across_elements_and_calls():
+    torch.manual_seed(0)
+    drop = BitDropout(0.5)
+    a, b = (drop.keep_mask(torch.empty(200, 501)).double() for _ in range(2))
+    # neighbouring elements share a 64-bit random word: their masks must still be uncorrelated
+    for x, y in [(a[:, :-1], a[:, 1:]), (a[:, :-4], a[:, 4:]), (a, b)]:
+        assert abs(torch.corrcoef(torch.stack([x.flatten(), y.flatten()]))[0, 1].item()) < 0.02
+
+
+def test_bit_dropout_gradient_eval_mode_zero_p_and_reproducibility():
+    x = torch.randn(64, 33, dtype=torch.float64, requires_grad=True)
+    drop = BitDropout(0.3)
+    torch.manual_seed(1)
+    y = drop(x)
+    y.sum().backward()
+    assert y.dtype == torch.float64 and torch.equal(x.grad, (y != 0).double() * drop.scale)
+    assert drop.scale == 1 / (1 - drop.threshold / 2**15) and abs(drop.threshold / 2**15 - 0.3) < 2**-16
+    torch.manual_seed(1)
+    assert torch.equal(drop(x), y)  # the same seed, the same mask
+    assert drop.eval()(x) is x and BitDropout(0.0).train()(x) is x
+    with pytest.raises(ValueError, match="p"):
+        BitDropout(1.0)
+
+
+def test_use_bit_dropout_swaps_every_dropout_of_an_encoder_and_keeps_its_state():
+    enc = geosrl.create_encoder("sphere2vec_spherec", embed_dim=16, validate=False,
+                                net_kwargs={"dropout": 0.4, "num_hidden_layers": 2})
+    before = {k: v.clone() for k, v in enc.state_dict().items()}
+    n_dropout = sum(type(m) is nn.Dropout for m in enc.modules())
+    assert n_dropout >= 2 and use_bit_dropout(enc) == n_dropout
+    assert not any(type(m) is nn.Dropout for m in enc.modules())
+    assert [m.p for m in enc.modules() if isinstance(m, BitDropout)] == [0.4] * n_dropout
+    assert enc.state_dict().keys() == before.keys() and all(torch.equal(enc.state_dict()[k], v) for k, v in before.items())
+    enc.eval()
+    ll = torch.tensor([[10.0, 20.0], [-70.0, -33.0]])
+    assert enc(ll).shape == (2, 16)

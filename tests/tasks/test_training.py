@@ -8,7 +8,8 @@ from geosrl.config import ConfigError
 from geosrl.sphere import uniform_lonlat
 from geosrl.tasks import resolve_config, run_task
 from geosrl.tasks import training
-from geosrl.tasks.training import PositionCache, adam
+from geosrl.encoders.nets import BitDropout
+from geosrl.tasks.training import PositionCache, adam, protocol_optimizer
 
 from .conftest import FAST, tiny_encoder
 
@@ -70,6 +71,20 @@ def test_fused_adam_cells_run_and_are_reproducible(reg_data):
     assert a.metrics == b.metrics and a.metrics["r2"] > 0.3
     with pytest.raises(ConfigError, match="fused_adam"):
         resolve_config({"fused_adam": "yes"})
+
+
+def test_fast_dropout_swaps_the_protocol_model_s_dropout_and_cells_stay_reproducible(reg_data):
+    for fast in (False, True):
+        model = torch.nn.Sequential(torch.nn.Linear(4, 4), torch.nn.Dropout(0.3))
+        protocol_optimizer(model, 1e-2, resolve_config({"fast_dropout": fast}))
+        assert type(model[1]) is (BitDropout if fast else torch.nn.Dropout) and model[1].p == 0.3
+    cfg = dict(FAST, fast_dropout=True, dropout=0.2, lr_grid=[1e-2], geo_bias=False)
+    a, b = (run_task(reg_data, "spherical_harmonics", "random", 0, cfg) for _ in range(2))
+    plain = run_task(reg_data, "spherical_harmonics", "random", 0, dict(cfg, fast_dropout=False))
+    assert a.metrics == b.metrics and a.metrics["r2"] > 0.3
+    assert a.metrics != plain.metrics  # another random stream: the switch reached the cell's model
+    with pytest.raises(ConfigError, match="fast_dropout"):
+        resolve_config({"fast_dropout": 1})
 
 
 @pytest.mark.gpu

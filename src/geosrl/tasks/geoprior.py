@@ -51,7 +51,7 @@ from .common import (
 )
 from .imagery import image_probs
 from .search import edge_rows, encoder_fixed_kwargs, run_search, search_space, split_params
-from .training import EarlyStopping, PositionCache, adam, train_epochs
+from .training import EarlyStopping, PositionCache, protocol_optimizer, train_epochs
 
 __all__ = ["GeoPriorModel", "balanced_epoch_indices", "run_classification"]
 
@@ -111,7 +111,7 @@ def _train(model: GeoPriorModel, ll: torch.Tensor, y: torch.Tensor, y_np: np.nda
         logits = model.head(positions(b, rand))  # positives and negatives in one forward pass
         return presence_absence_loss(logits[:len(b)], y[b], logits[len(b):], pos_weight=cfg["pos_weight"])
 
-    optimizer = adam(model.parameters(), lr, cfg["weight_decay"], cfg["fused_adam"])
+    optimizer = protocol_optimizer(model, lr, cfg)
     train_epochs(model, optimizer, int(cfg["epochs"]), int(cfg["batch_size"]),
                  epoch_order, batch_loss, float(cfg["lr_decay"]), after_epoch=stopper)
 

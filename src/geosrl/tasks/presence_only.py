@@ -35,7 +35,7 @@ from ..metrics.spatial import spatial_metrics
 from ..sphere import uniform_lonlat
 from .common import TaskResult, Timer, build_encoder, encoder_name, lonlat_tensor, subsample, suffixed
 from .search import Param, edge_rows, encoder_fixed_kwargs, run_search, search_space, split_params
-from .training import EarlyStopping, PositionCache, adam, train_epochs
+from .training import EarlyStopping, PositionCache, protocol_optimizer, train_epochs
 
 __all__ = ["auc_contribution", "run_presence_only"]
 
@@ -103,7 +103,7 @@ def _train(model, ll_pos, neg_pool, kind: str, lr: float, cfg: dict, seed: int, 
         zeros = torch.zeros(len(b), dtype=torch.long, device=device)
         return an_full_loss(logits[:len(b)], zeros, logits[len(b):], pos_weight=po_pos_weight(cfg))
 
-    train_epochs(model, adam(model.parameters(), lr, cfg["weight_decay"], cfg["fused_adam"]), po_epochs(n, cfg),
+    train_epochs(model, protocol_optimizer(model, lr, cfg), po_epochs(n, cfg),
                  int(cfg["po_batch_size"] or cfg["batch_size"]), epoch_order, batch_loss, float(cfg["lr_decay"]),
                  after_epoch=stopper)
 

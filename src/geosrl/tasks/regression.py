@@ -29,7 +29,7 @@ from ..losses import mse_loss
 from ..metrics.spatial import spatial_metrics
 from .common import TaskResult, Timer, build_encoder, encoder_name, lonlat_tensor, subsample, suffixed
 from .search import edge_rows, encoder_fixed_kwargs, run_search, search_space, split_params
-from .training import EarlyStopping, PositionCache, adam, train_epochs
+from .training import EarlyStopping, PositionCache, protocol_optimizer, train_epochs
 
 __all__ = ["RegressionModel", "run_regression"]
 
@@ -107,7 +107,7 @@ def _fit(variant: str, encoder, cfg: dict, seed: int, lr: float, train_set, y_tr
     if cfg["patience"] is not None:
         stopper = EarlyStopping(model, lambda: -float(((_predict(model, val_set, use_loc, use_img, cfg) - y_val) ** 2)
                                                        .mean()), cfg["patience"], report)
-    optimizer = adam(model.parameters(), lr, cfg["weight_decay"], cfg["fused_adam"])
+    optimizer = protocol_optimizer(model, lr, cfg)
     train_epochs(model, optimizer, int(cfg["epochs"]), int(cfg["batch_size"]),
                  epoch_order, batch_loss, float(cfg["lr_decay"]), after_epoch=stopper)
     if stopper is None:

@@ -17,7 +17,9 @@ from typing import Callable, Iterable
 import torch
 from torch import nn
 
-__all__ = ["EarlyStopping", "PositionCache", "adam", "positive_negative_logits", "train_epochs"]
+from ..encoders.nets import use_bit_dropout
+
+__all__ = ["EarlyStopping", "PositionCache", "adam", "positive_negative_logits", "protocol_optimizer", "train_epochs"]
 
 #: largest feature table :class:`PositionCache` keeps (bytes); larger ones are encoded batch by batch
 CACHE_BYTES = 256 * 2**20
@@ -32,6 +34,15 @@ def adam(params: Iterable, lr: float, weight_decay: float = 0.0, fused: bool = F
     """
     extra = {"fused": True} if fused else {}
     return torch.optim.Adam(params, lr=float(lr), weight_decay=float(weight_decay), **extra)
+
+
+def protocol_optimizer(model: nn.Module, lr: float, cfg: dict) -> torch.optim.Adam:
+    """The protocols' training set-up of ``model``: Adam at ``lr`` with ``cfg``'s ``weight_decay`` and
+    ``fused_adam``; with ``cfg["fast_dropout"]`` its ``nn.Dropout`` layers first become
+    :class:`~geosrl.encoders.nets.BitDropout` (in place; same ``p``, a faster mask sampler)."""
+    if cfg["fast_dropout"]:
+        use_bit_dropout(model)
+    return adam(model.parameters(), lr, cfg["weight_decay"], cfg["fused_adam"])
 
 
 def train_epochs(

@@ -1,5 +1,6 @@
 """One measured full-profile cell: python cell.py CONFIG TASK ENCODER SPLIT SEED  (CONFIG: B | A0 | A1); see run.sh.
-B = HEAD code; A0 = new code, HEAD's full protocol; A1 = new code, new full.toml protocol (pruner, fused Adam).
+B = HEAD code; A0 = new code, HEAD's full protocol; A1 = new code, new full.toml protocol (pruner, fused Adam);
+A2 = A1 + fast_dropout (BitDropout masks; added after the A1 measurements).
 Prints one JSON line: CPU seconds (time.process_time, after a warm-up cell), epochs trained, choices, metrics."""
 import json, sys, time
 import torch
@@ -15,6 +16,9 @@ MAX = {"land_ocean": 4000, "country": 6000, "city_population": 6000, "elevation"
 proto = {"profile": "full", "epochs": 100, "patience": 10, "tune": {"trials": 20}}
 if config == "A1":
     proto = {**proto, "fused_adam": True, "tune": {"trials": 20, "pruner": "median", "prune_startup": 5, "prune_warmup": 10}}
+if config == "A2":
+    proto = {**proto, "fused_adam": True, "fast_dropout": True,
+             "tune": {"trials": 20, "pruner": "median", "prune_startup": 5, "prune_warmup": 10}}
 epochs = [0]
 curves = {}  # id(stopper) -> running best after each epoch (the value the pruner sees)
 call = T.EarlyStopping.__call__
