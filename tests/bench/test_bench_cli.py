@@ -96,6 +96,9 @@ def test_merge_command(tmp_path: Path, capsys):
     info = json.loads((tmp_path / "all" / "run.json").read_text())
     assert info["status"] == "merged" and [m["shard"] for m in info["merged_from"]] == ["1/2", "2/2"]
     assert len(list(csv.reader((tmp_path / "all" / "leaderboard.csv").open()))) == 1 + 8 * 4 - 4
+    # the summary names the code that made the cells (the shards' commit), not only the merging one
+    made = {m["git_commit"] for m in info["merged_from"]}
+    assert len(made) == 1 and f"cells made at git commit `{made.pop()}`" in (tmp_path / "all" / "summary.md").read_text()
 
 
 def test_encoders_command_lists_the_registry(capsys):

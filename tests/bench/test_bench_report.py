@@ -28,6 +28,17 @@ def test_stat_is_mean_and_sample_std():
     assert Stat.of([0.25]).text() == "0.25" and math.isnan(Stat.of([0.25]).std)
 
 
+
+def test_an_undefined_geo_bias_seed_is_left_out_and_counted_but_a_nan_score_is_not_hidden():
+    nan = float("nan")
+    records = [record("a", s, {"r2": v, "ssi_local_marks": g}) for s, (v, g) in enumerate([(0.5, 1.0), (0.7, nan), (nan, 3.0)])]
+    agg, _ = aggregate(records)
+    geo, r2 = agg[("t", "random")]["a"]["ssi_local_marks"], agg[("t", "random")]["a"]["r2"]
+    assert (geo.mean, geo.n, geo.undefined, geo.by_seed) == (2.0, 2, 1, ((0, 1.0), (2, 3.0)))
+    assert geo.text() == "2 ± 1.4 (2 of 3 seeds)"
+    assert math.isnan(r2.mean) and r2.undefined == 0  # a diverged seed keeps the primary metric NaN
+    assert math.isnan(Stat.of([nan, nan], [0, 1], skip_undefined=True).mean)
+
 @pytest.mark.parametrize(
     "metric, direction",
     [("top1", 1), ("r2", 1), ("auc", 1), ("rmse", -1), ("mae", -1), ("ssi_local_marks", -1),

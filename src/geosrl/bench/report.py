@@ -54,20 +54,30 @@ class Stat:
     n: int
     #: the values by seed (for paired comparisons between encoders evaluated on the same splits)
     by_seed: tuple[tuple[int, float], ...] = ()
+    #: seeds left out because the metric is undefined there (NaN; only with ``skip_undefined``)
+    undefined: int = 0
 
     @classmethod
-    def of(cls, values: list[float], seeds: list[int] | None = None) -> "Stat":
-        """Statistics of ``values`` (non-empty), optionally labelled by their ``seeds``."""
-        n = len(values)
-        mean = math.fsum(values) / n
-        std = math.sqrt(math.fsum((v - mean) ** 2 for v in values) / (n - 1)) if n > 1 else float("nan")
-        return cls(mean, std, n, tuple(zip(seeds, values)) if seeds is not None else ())
+    def of(cls, values: list[float], seeds: list[int] | None = None, skip_undefined: bool = False) -> "Stat":
+        """Statistics of ``values`` (non-empty), optionally labelled by their ``seeds``.
+
+        ``skip_undefined``: NaN values are left out and counted in ``undefined`` (for metrics that are
+        undefined on some test sets, such as the geo-bias of a model whose marks are all equal); otherwise a
+        NaN makes the mean NaN, so a diverged seed is never hidden."""
+        pairs = list(zip(seeds, values)) if seeds is not None else [(None, v) for v in values]
+        kept = [(s, v) for s, v in pairs if math.isfinite(v)] if skip_undefined else pairs
+        if not kept:
+            return cls(float("nan"), float("nan"), len(pairs))
+        vals = [v for _, v in kept]
+        n = len(vals)
+        mean = math.fsum(vals) / n
+        std = math.sqrt(math.fsum((v - mean) ** 2 for v in vals) / (n - 1)) if n > 1 else float("nan")
+        return cls(mean, std, n, tuple(kept) if seeds is not None else (), len(pairs) - n)
 
     def text(self) -> str:
-        """``0.9123 ± 0.0041``, or just the mean for a single seed."""
-        if self.n == 1:
-            return f"{self.mean:.4g}"
-        return f"{self.mean:.4g} ± {self.std:.2g}"
+        """``0.9123 ± 0.0041``, or just the mean for a single seed; ``(2 of 3 seeds)`` when some were undefined."""
+        text = f"{self.mean:.4g}" if self.n == 1 else f"{self.mean:.4g} ± {self.std:.2g}"
+        return text + (f" ({self.n} of {self.n + self.undefined} seeds)" if self.undefined else "")
 
 
 # (task, split) -> encoder -> metric -> Stat
@@ -189,7 +199,8 @@ def aggregate(records: Iterable[dict[str, Any]]) -> tuple[Aggregate, dict[str, s
         per_encoder = values.setdefault((rec["task"], split), {}).setdefault(rec["encoder"], {})
         for metric, value in rec["metrics"].items():
             per_encoder.setdefault(metric, []).append((int(rec["seed"]), float(value)))
-    stats = {key: {enc: {m: Stat.of([v for _, v in pairs], [s for s, _ in pairs]) for m, pairs in ms.items()}
+    stats = {key: {enc: {m: Stat.of([v for _, v in pairs], [s for s, _ in pairs], skip_undefined=m.startswith("ssi_"))
+                         for m, pairs in ms.items()}
                    for enc, ms in table.items()}
              for key, table in sorted(values.items())}
     return stats, kinds
@@ -332,6 +343,15 @@ def render_tuned(records: Iterable[dict[str, Any]]) -> list[str]:
     return lines
 
 
+def _commit_text(run: dict[str, Any]) -> str:
+    """The code that made the cells: the run's git commit, or, for a merged folder, its sources' commits."""
+    sources = sorted({m["git_commit"] for m in run.get("merged_from", ()) if m.get("git_commit")})
+    if sources:
+        return (f"cells made at git commit {', '.join(f'`{c}`' for c in sources)} "
+                f"(merged at `{run.get('git_commit', '?')}`)")
+    return f"git commit `{run.get('git_commit', '?')}`"
+
+
 def render_summary(agg: Aggregate, kinds: dict[str, str], run: dict[str, Any],
                    records: Iterable[dict[str, Any]] = ()) -> str:
     """The whole ``summary.md``: a header, one table per (task, split), then skipped and failed work."""
@@ -340,10 +360,12 @@ def render_summary(agg: Aggregate, kinds: dict[str, str], run: dict[str, Any],
         "# geosrl benchmark summary",
         "",
         f"Profile `{config.get('profile', '?')}`, suite `{config.get('suite', '?')}`, "
-        f"seeds {config.get('seeds', '?')}, splits {config.get('splits', '?')}, git commit `{run.get('git_commit', '?')}`.",
+        f"seeds {config.get('seeds', '?')}, splits {config.get('splits', '?')}, {_commit_text(run)}.",
         "",
         "Test-split metrics (the headline ones; every metric is in `diagnostics.md`), mean ± sample standard "
-        "deviation over seeds (a single seed shows the value alone). "
+        "deviation over seeds (a single seed shows the value alone). A geo-bias value marked \"(k of n seeds)\" "
+        "is over the k seeds where it is defined (`ssi_local_marks` is undefined when a model's marks are all "
+        "equal on the test points: no error, or every prediction wrong). "
         "**Bold** = best mean in the column (↑ higher is better, ↓ lower is better, →0 closer to zero is better; "
         "columns without an arrow are not ranked). Rows are ordered by the task's primary metric "
         "(top1 / r2 / auc).",
