@@ -96,9 +96,11 @@ def test_merge_command(tmp_path: Path, capsys):
     info = json.loads((tmp_path / "all" / "run.json").read_text())
     assert info["status"] == "merged" and [m["shard"] for m in info["merged_from"]] == ["1/2", "2/2"]
     assert len(list(csv.reader((tmp_path / "all" / "leaderboard.csv").open()))) == 1 + 8 * 4 - 4
-    # the summary names the code that made the cells (the shards' commit), not only the merging one
-    made = {m["git_commit"] for m in info["merged_from"]}
-    assert len(made) == 1 and f"cells made at git commit `{made.pop()}`" in (tmp_path / "all" / "summary.md").read_text()
+    # every cell records the commit of the code that made it; the summary names it (and any other)
+    cells = [json.loads(p.read_text()) for p in (tmp_path / "all" / "cells").glob("*.json")]
+    made = {c["git_commit"] for c in cells} | {m["git_commit"] for m in info["merged_from"]}
+    assert len(made) == 1 and all("git_dirty" in c for c in cells)
+    assert f"cells made at git commit `{made.pop()}`" in (tmp_path / "all" / "summary.md").read_text()
 
 
 def test_encoders_command_lists_the_registry(capsys):

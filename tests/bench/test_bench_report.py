@@ -39,6 +39,16 @@ def test_an_undefined_geo_bias_seed_is_left_out_and_counted_but_a_nan_score_is_n
     assert math.isnan(r2.mean) and r2.undefined == 0  # a diverged seed keeps the primary metric NaN
     assert math.isnan(Stat.of([nan, nan], [0, 1], skip_undefined=True).mean)
 
+
+def test_the_summary_names_every_commit_that_made_its_cells():
+    recs = [dict(record("a", 0, {"r2": 0.5}), git_commit="c1", git_dirty=False),
+            dict(record("a", 1, {"r2": 0.6}), git_commit="c2", git_dirty=True), record("a", 2, {"r2": 0.7})]
+    text = render_summary(aggregate(recs)[0], {"t": "regression"}, {"git_commit": "c3", "config": {}}, recs)
+    assert ("cells made at git commit `c1`, `c2` (some with local changes); 1 cells without a recorded commit; "
+            "reports written at `c3`") in text
+    same = render_summary(aggregate(recs[:1])[0], {"t": "regression"}, {"git_commit": "c1", "config": {}}, recs[:1])
+    assert "cells made at git commit `c1`." in same and "reports written" not in same
+
 @pytest.mark.parametrize(
     "metric, direction",
     [("top1", 1), ("r2", 1), ("auc", 1), ("rmse", -1), ("mae", -1), ("ssi_local_marks", -1),

@@ -343,24 +343,32 @@ def render_tuned(records: Iterable[dict[str, Any]]) -> list[str]:
     return lines
 
 
-def _commit_text(run: dict[str, Any]) -> str:
-    """The code that made the cells: the run's git commit, or, for a merged folder, its sources' commits."""
-    sources = sorted({m["git_commit"] for m in run.get("merged_from", ()) if m.get("git_commit")})
-    if sources:
-        return (f"cells made at git commit {', '.join(f'`{c}`' for c in sources)} "
-                f"(merged at `{run.get('git_commit', '?')}`)")
-    return f"git commit `{run.get('git_commit', '?')}`"
+def _commit_text(run: dict[str, Any], records: list[dict[str, Any]]) -> str:
+    """The code that made the cells: the commits recorded in the cells (else, for a merged folder, its sources'
+    commits), and the run's own commit when it differs (the one that wrote the reports)."""
+    made = {r["git_commit"] for r in records if r.get("git_commit")}
+    made |= {m["git_commit"] for m in run.get("merged_from", ()) if m.get("git_commit")}
+    unrecorded = sum(1 for r in records if not r.get("git_commit"))
+    if not made:
+        return f"git commit `{run.get('git_commit', '?')}`"
+    text = "cells made at git commit " + ", ".join(f"`{c}`" for c in sorted(made))
+    if any(r.get("git_dirty") for r in records):
+        text += " (some with local changes)"
+    if unrecorded and not run.get("merged_from"):
+        text += f"; {unrecorded} cells without a recorded commit"
+    return text + (f"; reports written at `{run.get('git_commit', '?')}`" if made != {run.get("git_commit")} else "")
 
 
 def render_summary(agg: Aggregate, kinds: dict[str, str], run: dict[str, Any],
                    records: Iterable[dict[str, Any]] = ()) -> str:
     """The whole ``summary.md``: a header, one table per (task, split), then skipped and failed work."""
     config = run.get("config", {})
+    records = list(records)
     lines = [
         "# geosrl benchmark summary",
         "",
         f"Profile `{config.get('profile', '?')}`, suite `{config.get('suite', '?')}`, "
-        f"seeds {config.get('seeds', '?')}, splits {config.get('splits', '?')}, {_commit_text(run)}.",
+        f"seeds {config.get('seeds', '?')}, splits {config.get('splits', '?')}, {_commit_text(run, records)}.",
         "",
         "Test-split metrics (the headline ones; every metric is in `diagnostics.md`), mean ± sample standard "
         "deviation over seeds (a single seed shows the value alone). A geo-bias value marked \"(k of n seeds)\" "
@@ -372,7 +380,6 @@ def render_summary(agg: Aggregate, kinds: dict[str, str], run: dict[str, Any],
     ]
     lines += _render_best(agg, kinds)
     tasks = run.get("tasks", {})
-    records = list(records)
     leaks = target_context_tasks(records)
     for (task, split), table in agg.items():
         leak = f" — **with target context** {leaks[task]} (pre-training saw its target: not transfer)" \

@@ -12,6 +12,7 @@ import os
 import signal
 import time
 import traceback
+from functools import lru_cache
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -246,8 +247,17 @@ def write_surface(out: Path, cell: Cell, data: Any, surface: Callable) -> None:
     write_grid(out, cell.cell_id, predict_grid(surface, extent, resolution))
 
 
+@lru_cache(maxsize=1)
+def _code_commit() -> dict[str, Any]:
+    """The git commit of the code this (worker) process imported, read once per process."""
+    from ..config import git_commit
+
+    return git_commit()
+
+
 def _cell_record(cell: Cell, data: Any, config: BenchConfig, result: Any, seconds: float) -> dict[str, Any]:
-    """The JSON record of a finished cell."""
+    """The JSON record of a finished cell (with the git commit of the code that made it: a resumed or merged
+    folder may hold cells of several commits)."""
     return {
         "task": cell.task,
         "encoder": cell.encoder,
@@ -266,6 +276,8 @@ def _cell_record(cell: Cell, data: Any, config: BenchConfig, result: Any, second
         "wall_seconds": seconds,
         "device": device_for(config),
         "fingerprint": config.fingerprint(cell.task),
+        "git_commit": _code_commit()["commit"],
+        "git_dirty": _code_commit()["dirty"],
         "finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
 
