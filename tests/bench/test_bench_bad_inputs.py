@@ -191,7 +191,8 @@ def _start_workers_run(tmp_path: Path) -> tuple[subprocess.Popen, Path]:
     out = tmp_path / "out"
     user = tmp_path / "slow.toml"
     user.write_text('[bench]\ntasks = ["alpha"]\nencoders = ["enc_a", "enc_b", "enc_c"]\nseeds = 4\n'
-                    'device = "cpu"\nworkers = 2\n[protocol]\nsleep = 0.5\n')
+                    'device = "cpu"\nworkers = 2\n[protocol]\nsleep = 2.0\n')  # ≥ 10 s of cells left when
+    # the signal is sent, so a test process starved by a loaded machine cannot see the run finish first
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(SRC), str(HERE)]))
     proc = subprocess.Popen([sys.executable, str(HERE / "bench_fakes.py"), "--config", str(user), "--out", str(out)],
                             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
