@@ -194,8 +194,10 @@ def _start_workers_run(tmp_path: Path) -> tuple[subprocess.Popen, Path]:
                     'device = "cpu"\nworkers = 2\n[protocol]\nsleep = 2.0\n')  # ≥ 10 s of cells left when
     # the signal is sent, so a test process starved by a loaded machine cannot see the run finish first
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(SRC), str(HERE)]))
+    # Ctrl-C as at a terminal: a shell's background job (e.g. `bash .ci/run &`) inherits SIGINT ignored
     proc = subprocess.Popen([sys.executable, str(HERE / "bench_fakes.py"), "--config", str(user), "--out", str(out)],
-                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.monotonic() + 90
     while len(list((out / "cells").glob("*.json"))) < 2 and time.monotonic() < deadline:
         time.sleep(0.05)
