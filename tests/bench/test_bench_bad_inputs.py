@@ -191,8 +191,7 @@ def _start_workers_run(tmp_path: Path) -> tuple[subprocess.Popen, Path]:
     out = tmp_path / "out"
     user = tmp_path / "slow.toml"
     user.write_text('[bench]\ntasks = ["alpha"]\nencoders = ["enc_a", "enc_b", "enc_c"]\nseeds = 4\n'
-                    'device = "cpu"\nworkers = 2\n[protocol]\nsleep = 2.0\n')  # ≥ 10 s of cells left when
-    # the signal is sent, so a test process starved by a loaded machine cannot see the run finish first
+                    'device = "cpu"\nworkers = 2\n[protocol]\nsleep = 0.5\n')
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(SRC), str(HERE)]))
     # Ctrl-C as at a terminal: a shell's background job (e.g. `bash .ci/run &`) inherits SIGINT ignored
     proc = subprocess.Popen([sys.executable, str(HERE / "bench_fakes.py"), "--config", str(user), "--out", str(out)],
