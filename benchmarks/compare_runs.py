@@ -1,74 +1,67 @@
 """How the rankings moved between two benchmark runs: python benchmarks/compare_runs.py OLD NEW [--tasks …] [--out FILE]
 
-OLD and NEW are result folders holding a ``leaderboard.csv`` (``geosrl bench``). For each (task, split) present in
-both, the primary metric (top1 for classification, r2 for regression, auc for presence-only — the one the
-leaderboard ranks) as mean ± std over seeds, each encoder's rank in either run (baselines such as knn and
-majority are shown, not ranked), the change, and Spearman's ρ between the two rankings of the encoders they share.
+OLD and NEW are result folders of ``geosrl bench`` (their ``cells/``). For each (task, split) present in both, the
+primary metric the leaderboard ranks (``geosrl.bench.report.primary_metric``: top1, r2 or auc) as mean ± std over
+seeds, each encoder's rank in either run (baselines such as knn and majority are shown, not ranked), the change, and
+Spearman's ρ between the two rankings of the encoders they share. Every statistic comes from
+``geosrl.bench.report.aggregate``, as in the runs' own summaries.
 """
 
 from __future__ import annotations
 
 import argparse
-import csv
-import statistics as st
+import math
 import sys
-from collections import defaultdict
 from pathlib import Path
 
-BASELINES = ("knn", "majority")
-PRIMARY = ("top1", "r2", "auc")
+from geosrl.bench import store
+from geosrl.bench.maps import BASELINE_ROWS
+from geosrl.bench.report import Aggregate, Stat, Table, aggregate, primary_metric, ranked_encoders
 
 
-def read(folder: Path) -> dict[tuple[str, str], dict[str, dict[str, list[float]]]]:
-    """(task, split) → encoder → metric → values over seeds."""
-    table: dict = defaultdict(lambda: defaultdict(lambda: defaultdict(list)))
-    with open(folder / "leaderboard.csv", newline="") as f:
-        for row in csv.DictReader(f):
-            table[(row["task"], row["split"])][row["encoder"]][row["metric"]].append(float(row["value"]))
-    return table
+def read(folder: Path) -> tuple[Aggregate, dict[str, str]]:
+    """(task, split) → encoder → metric → Stat, and each task's kind, from the folder's cell records."""
+    return aggregate(store.iter_cell_records(folder))
 
 
-def primary(cells: dict[str, dict[str, list[float]]]) -> str:
-    metrics = {m for enc in cells.values() for m in enc}
-    return next(m for m in PRIMARY if m in metrics)
-
-
-def ranks(means: dict[str, float]) -> dict[str, int]:
-    order = sorted((e for e in means if e not in BASELINES), key=lambda e: -means[e])
+def ranks(table: Table, metric: str, among: set[str] | None = None) -> dict[str, int]:
+    """Rank (1 = best) of each encoder with a finite mean of ``metric``; baselines are not ranked."""
+    order = [e for e in ranked_encoders(table, metric) if e not in BASELINE_ROWS and (among is None or e in among)
+             and metric in table[e] and math.isfinite(table[e][metric].mean)]
     return {e: i + 1 for i, e in enumerate(order)}
 
 
-def spearman(a: dict[str, int], b: dict[str, int]) -> float:
-    common = sorted(set(a) & set(b))
-    ra, rb = ranks({e: -a[e] for e in common}), ranks({e: -b[e] for e in common})
-    n = len(common)
-    return 1 - 6 * sum((ra[e] - rb[e]) ** 2 for e in common) / (n * (n * n - 1)) if n > 2 else float("nan")
+def spearman(old: Table, new: Table, metric: str) -> float:
+    """Spearman's ρ between the two rankings of the encoders both runs rank (NaN for fewer than 3)."""
+    common = set(ranks(old, metric)) & set(ranks(new, metric))
+    ra, rb = ranks(old, metric, common), ranks(new, metric, common)
+    n = len(ra)
+    return 1 - 6 * sum((ra[e] - rb[e]) ** 2 for e in ra) / (n * (n * n - 1)) if n > 2 else float("nan")
 
 
-def fmt(values: list[float] | None) -> str:
-    if not values:
+def fmt(stat: Stat | None) -> str:
+    if stat is None:
         return "–"
-    return f"{st.mean(values):.3f} ± {st.stdev(values):.3f}" if len(values) > 1 else f"{values[0]:.3f}"
+    return f"{stat.mean:.3f}" if stat.n == 1 else f"{stat.mean:.3f} ± {stat.std:.3f}"
 
 
 def compare(old: Path, new: Path, tasks: list[str] | None) -> list[str]:
-    a, b = read(old), read(new)
+    (a, _), (b, kinds) = read(old), read(new)
     lines = [f"Rankings by each task's primary metric, mean ± std over seeds: `{old}` (old) vs `{new}` (new); "
              "rank 1 = best encoder; baselines are not ranked.", ""]
     for key in sorted(set(a) & set(b)):
         task, split = key
         if tasks and task not in tasks:
             continue
-        metric = primary(b[key])
-        mean_a = {e: st.mean(m[metric]) for e, m in a[key].items() if metric in m}
-        mean_b = {e: st.mean(m[metric]) for e, m in b[key].items() if metric in m}
-        ra, rb = ranks(mean_a), ranks(mean_b)
-        lines += [f"### {task} · {split} ({metric}); Spearman ρ of the shared encoders' ranks: {spearman(ra, rb):.2f}",
+        metric = primary_metric(kinds[task], {m for ms in b[key].values() for m in ms})
+        ra, rb = ranks(a[key], metric), ranks(b[key], metric)
+        lines += [f"### {task} · {split} ({metric}); Spearman ρ of the shared encoders' ranks: "
+                  f"{spearman(a[key], b[key], metric):.2f}",
                   "", f"| encoder | old {metric} | old rank | new {metric} | new rank | Δ mean |", "|---|---|---|---|---|---|"]
-        for enc in sorted(mean_b, key=lambda e: -mean_b[e]):
-            delta = f"{mean_b[enc] - mean_a[enc]:+.3f}" if enc in mean_a else "–"
-            lines.append(f"| {enc} | {fmt(a[key].get(enc, {}).get(metric))} | {ra.get(enc, '–')} | "
-                         f"{fmt(b[key][enc][metric])} | {rb.get(enc, '–')} | {delta} |")
+        for enc in ranked_encoders(b[key], metric):
+            was, now = a[key].get(enc, {}).get(metric), b[key][enc].get(metric)
+            delta = f"{now.mean - was.mean:+.3f}" if was is not None and now is not None else "–"
+            lines.append(f"| {enc} | {fmt(was)} | {ra.get(enc, '–')} | {fmt(now)} | {rb.get(enc, '–')} | {delta} |")
         lines.append("")
     return lines
 
