@@ -48,6 +48,11 @@ def test_the_summary_names_every_commit_that_made_its_cells():
             "reports written at `c3`") in text
     same = render_summary(aggregate(recs[:1])[0], {"t": "regression"}, {"git_commit": "c1", "config": {}}, recs[:1])
     assert "cells made at git commit `c1`." in same and "reports written" not in same
+    # a merged folder: its source's commit is named only for the cells that recorded none
+    merged = {"git_commit": "c3", "config": {}, "merged_from": [{"git_commit": "c9"}]}
+    assert "cells made at git commit `c1`; reports written at `c3`" in render_summary(aggregate(recs[:1])[0], {"t": "regression"}, merged,
+                                                             recs[:1])
+    assert "`c1`, `c2`, `c9`" in render_summary(aggregate(recs)[0], {"t": "regression"}, merged, recs)
 
 @pytest.mark.parametrize(
     "metric, direction",

@@ -344,11 +344,12 @@ def render_tuned(records: Iterable[dict[str, Any]]) -> list[str]:
 
 
 def _commit_text(run: dict[str, Any], records: list[dict[str, Any]]) -> str:
-    """The code that made the cells: the commits recorded in the cells (else, for a merged folder, its sources'
-    commits), and the run's own commit when it differs (the one that wrote the reports)."""
+    """The code that made the cells: the commits recorded in the cells (for cells that recorded none, in a merged
+    folder, its sources' commits), and the run's own commit when it differs (the one that wrote the reports)."""
     made = {r["git_commit"] for r in records if r.get("git_commit")}
-    made |= {m["git_commit"] for m in run.get("merged_from", ()) if m.get("git_commit")}
     unrecorded = sum(1 for r in records if not r.get("git_commit"))
+    if unrecorded:
+        made |= {m["git_commit"] for m in run.get("merged_from", ()) if m.get("git_commit")}
     if not made:
         return f"git commit `{run.get('git_commit', '?')}`"
     text = "cells made at git commit " + ", ".join(f"`{c}`" for c in sorted(made))
