@@ -87,11 +87,13 @@ def load_config_file(path: str | Path | None) -> dict[str, Any]:
 
 
 def git_commit(path: Path | None = None) -> dict[str, Any]:
-    """Commit hash of the geosrl source tree and whether it has local changes; ``"unknown"`` outside git."""
+    """Commit hash of the geosrl source tree and whether that tree (the folder ``path``, default the installed
+    package) has local changes; ``"unknown"`` outside git. Changes elsewhere in the repository — such as the
+    result files a benchmark run writes into it — do not make the code dirty."""
     where = path or Path(__file__).resolve().parent
     try:
         commit = _git(where, "rev-parse", "HEAD")
-        dirty = bool(_git(where, "status", "--porcelain", "--untracked-files=no"))
+        dirty = bool(_git(where, "status", "--porcelain", "--untracked-files=no", "--", "."))
     except (OSError, subprocess.SubprocessError):
         return {"commit": "unknown", "dirty": None}
     return {"commit": commit, "dirty": dirty}

@@ -41,6 +41,16 @@ def test_merged_shards_equal_a_single_run(tmp_path: Path):
     assert skip["reason"].startswith("package fake-data is not installed (in ")
 
 
+def test_a_folder_without_predictions_merges_its_cells(tmp_path: Path):
+    run(tmp_path / "a")  # as committed: predictions/ is git-ignored, so a clone has the cells only
+    for f in (tmp_path / "a" / "predictions").glob("alpha__*"):
+        f.unlink()
+    outcome = merge_results(tmp_path / "m", [tmp_path / "a"])
+    assert outcome.copied == 24 and cells(tmp_path / "m") == cells(tmp_path / "a")
+    kept = {p.stem for p in (tmp_path / "m" / "predictions").glob("*.csv")}
+    assert kept and all(name.startswith("beta__") for name in kept)
+
+
 def test_merging_twice_keeps_each_cell_once(tmp_path: Path):
     run(tmp_path / "a")
     merge_results(tmp_path / "m", [tmp_path / "a"])

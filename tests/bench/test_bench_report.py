@@ -166,6 +166,28 @@ def test_git_commit_unknown_outside_a_repository(tmp_path: Path):
     assert git_commit(tmp_path) == {"commit": "unknown", "dirty": None}
 
 
+def test_git_dirty_means_changes_to_the_code_folder_not_to_results_written_beside_it(tmp_path: Path):
+    import subprocess
+
+    from geosrl.config import git_commit
+
+    def git(*args):
+        subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@t", *args], cwd=tmp_path, check=True,
+                       capture_output=True)
+
+    (tmp_path / "src").mkdir()
+    (tmp_path / "results").mkdir()
+    (tmp_path / "src" / "code.py").write_text("x = 1\n")
+    (tmp_path / "results" / "summary.md").write_text("old\n")
+    git("init", "-q")
+    git("add", ".")
+    git("commit", "-qm", "c")
+    (tmp_path / "results" / "summary.md").write_text("rewritten by a run\n")
+    assert git_commit(tmp_path / "src")["dirty"] is False
+    (tmp_path / "src" / "code.py").write_text("x = 2\n")
+    assert git_commit(tmp_path / "src")["dirty"] is True
+
+
 def test_cell_ids_are_file_safe():
     assert Cell("t", "sphere2vec/sphereC+", "random", 3).cell_id == "t__sphere2vec-sphereC+__random__s3"
 

@@ -24,7 +24,7 @@ class MergeOutcome:
 
 
 def merge_results(out: Path, sources: list[Path]) -> MergeOutcome:
-    """Copy every finished cell (with its predictions), skip and open failure of ``sources`` into ``out``.
+    """Copy every finished cell (with its predictions where present), skip and open failure of ``sources`` into ``out``.
 
     Nothing is copied unless every cell of a task, in every source and in ``out``, was computed under one
     config fingerprint: runs of different configs are refused, never mixed. A cell present in several
@@ -68,9 +68,11 @@ def _merge_cell(out: Path, src: Path, path: Path, outcome: MergeOutcome) -> None
                               f"(fingerprints differ; {src} is one of them)")
         outcome.duplicates += 1
         return
-    _atomic_copy(store.predictions_path(src, path.stem), store.predictions_path(out, path.stem))
-    if grid_path(src, path.stem).is_file():  # the prediction surface, when the protocol has one
-        _atomic_copy(grid_path(src, path.stem), grid_path(out, path.stem))
+    # per-sample predictions and the prediction surface are optional: a committed result folder leaves them out
+    # (.gitignore), and a merge of it keeps the cells; the reports draw a map only where they are present
+    for extra in (store.predictions_path, grid_path):
+        if extra(src, path.stem).is_file():
+            _atomic_copy(extra(src, path.stem), extra(out, path.stem))
     _atomic_copy(path, target)
     outcome.copied += 1
 
