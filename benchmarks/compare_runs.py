@@ -57,7 +57,8 @@ def compare(old: Path, new: Path, tasks: list[str] | None) -> list[str]:
         ra, rb = ranks(a[key], metric), ranks(b[key], metric)
         lines += [f"### {task} · {split} ({metric}); Spearman ρ of the shared encoders' ranks: "
                   f"{spearman(a[key], b[key], metric):.2f}",
-                  "", f"| encoder | old {metric} | old rank | new {metric} | new rank | Δ mean |", "|---|---|---|---|---|---|"]
+                  "", f"| encoder | old {metric} | old rank | new {metric} | new rank | Δ mean |",
+                  "|---|---|---|---|---|---|"]
         for enc in ranked_encoders(b[key], metric):
             was, now = a[key].get(enc, {}).get(metric), b[key][enc].get(metric)
             delta = f"{now.mean - was.mean:+.3f}" if was is not None and now is not None else "–"

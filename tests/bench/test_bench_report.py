@@ -50,8 +50,8 @@ def test_the_summary_names_every_commit_that_made_its_cells():
     assert "cells made at git commit `c1`." in same and "reports written" not in same
     # a merged folder: its source's commit is named only for the cells that recorded none
     merged = {"git_commit": "c3", "config": {}, "merged_from": [{"git_commit": "c9"}]}
-    assert "cells made at git commit `c1`; reports written at `c3`" in render_summary(aggregate(recs[:1])[0], {"t": "regression"}, merged,
-                                                             recs[:1])
+    one = render_summary(aggregate(recs[:1])[0], {"t": "regression"}, merged, recs[:1])
+    assert "cells made at git commit `c1`; reports written at `c3`" in one
     assert "`c1`, `c2`, `c9`" in render_summary(aggregate(recs)[0], {"t": "regression"}, merged, recs)
 
 @pytest.mark.parametrize(

@@ -30,5 +30,6 @@ for split, seed in (("spatial", 0), ("spatial", 1), ("random", 0)):
         r2 = lambda p, t: 1 - ((p - t) ** 2).mean() / t.var()
         with torch.no_grad():
             e = torch.sigmoid(model.loc_proj(model.encoder(ll[tr][:500])))
-        print(split, seed, ep, "train r2 %.3f val r2 %.3f pred std %.3f  sigmoid out: mean %.3f std-over-samples %.4f" % (
+        print(split, seed, ep,
+              "train r2 %.3f val r2 %.3f pred std %.3f  sigmoid out: mean %.3f std-over-samples %.4f" % (
             r2(ptr, ((y[tr]-m)/s)), r2(pva, (y[va]-m)/s), ptr.std(), e.mean(), e.std(0).mean()))
