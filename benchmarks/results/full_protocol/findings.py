@@ -5,24 +5,23 @@ how many encoders are above kNN, which of them with the paired 95 % interval (St
 the gain above zero, how many are below kNN and below majority; per task, the searches that chose a value at a
 range edge (parameter counts) and those stopped at the epoch cap. Every statistic is geosrl.bench.report's."""
 import argparse
-import math
 from collections import Counter
 from pathlib import Path
 
-from scipy import stats
-
 from geosrl.bench import store
 from geosrl.bench.maps import BASELINE_ROWS
-from geosrl.bench.report import aggregate, hparams_rows, metric_direction, paired_gain, primary_metric, ranked_encoders
+from geosrl.bench.report import (aggregate, hparams_rows, metric_direction, paired_gain, primary_metric,
+                                 ranked_encoders, search_edges)
+from geosrl.tasks.fewshot import relative_gain_interval
 
 
-def interval(gain: tuple[float, float, int] | None) -> tuple[float, float] | None:
-    """Paired 95 % interval (t with n − 1 degrees of freedom) of a ``paired_gain``; None below 2 seeds."""
-    if gain is None or gain[2] < 2:
+def significant(stat, knn, sign: int) -> str | None:
+    """``+0.0043 [+0.0024, +0.0062]`` when the paired 95 % t interval of the gain over kNN lies above zero."""
+    ci = relative_gain_interval(dict(stat.by_seed), dict(knn.by_seed), sign)
+    if ci["n"] < 2 or not ci["low"] > 0:
         return None
-    mean, std, n = gain
-    half = stats.t.ppf(0.975, n - 1) * std / math.sqrt(n)
-    return mean - half, mean + half
+    scale = abs(ci["reference"])  # the interval is relative to kNN's mean; shown in the metric's units
+    return f"{ci['diff']:+.2g} [{ci['low'] * scale:+.2g}, {ci['high'] * scale:+.2g}]"
 
 
 def main() -> None:
@@ -35,24 +34,23 @@ def main() -> None:
     for (task, split), table in agg.items():
         metric = primary_metric(kinds[task], {m for ms in table.values() for m in ms})
         sign = metric_direction(metric) or 1
+        if not all(b in table for b in BASELINE_ROWS):
+            print(f"{task} · {split}: baselines not run yet (an unfinished task), left out")
+            continue
         knn, majority = table["knn"][metric], table["majority"][metric]
         encoders = [e for e in ranked_encoders(table, metric) if e not in BASELINE_ROWS]
         gains = {e: paired_gain(table[e].get(metric), knn, sign) for e in encoders}
         above = [e for e in encoders if gains[e] and gains[e][0] > 0]
-        significant = [f"{e} {gains[e][0]:+.2g} [{lo:+.2g}, {hi:+.2g}]" for e in above
-                       if (ci := interval(gains[e])) and (lo := ci[0]) > 0 and (hi := ci[1])]
+        sig = [f"{e} {text}" for e in above if (text := significant(table[e][metric], knn, sign))]
         below_majority = [e for e in encoders if sign * (table[e][metric].mean - majority.mean) < 0]
         best = encoders[0]
         print(f"{task} · {split} ({metric}): kNN {knn.text()}, majority {majority.text()}; best {best} "
               f"{table[best][metric].text()}; {len(above)} of {len(encoders)} above kNN, "
-              f"{len(encoders) - len(above)} not; significantly above: {significant or 'none'}; "
+              f"{len(encoders) - len(above)} not; significantly above: {sig or 'none'}; "
               f"below majority: {below_majority or 'none'}")
     rows = hparams_rows(records)
     for task in sorted({r[0] for r in rows}):
-        mine = [r for r in rows if r[0] == task]
-        searches = {r[:5] for r in mine}
-        edge = [r for r in mine if r[10] and r[5] != "epochs"]
-        capped = {r[:5] for r in mine if r[10] and r[5] == "epochs"}
+        searches, edge, capped = search_edges([r for r in rows if r[0] == task])
         params = Counter(f"{r[5]}@{r[10]}" for r in edge)
         print(f"{task}: {len({r[:5] for r in edge})} of {len(searches)} searches at a range edge "
               f"({dict(params.most_common())}); {len(capped)} at the epoch cap")

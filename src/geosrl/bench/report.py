@@ -160,15 +160,22 @@ def write_hparams(out: Path, records: list[dict[str, Any]]) -> Path | None:
     return path
 
 
+def search_edges(rows: list[tuple[Any, ...]]) -> tuple[set[tuple], list[tuple[Any, ...]], set[tuple]]:
+    """From :func:`hparams_rows`: the searches (their first five columns), the rows of a parameter chosen at a range
+    edge (early stopping's epoch cap apart), and the searches that stopped at that cap."""
+    searches = {r[:5] for r in rows}
+    edge = [r for r in rows if r[10] and r[5] != "epochs"]
+    capped = {r[:5] for r in rows if r[10] and r[5] == "epochs"}
+    return searches, edge, capped
+
+
 def render_edges(records: Iterable[dict[str, Any]]) -> list[str]:
     """Markdown section: the cells whose chosen value sits at an edge of its search range (flagged ⚠), and the
     share of searched cells with such a value; the epoch cap of early stopping is counted apart."""
     rows = hparams_rows(records)
     if not rows:
         return []
-    cells = {r[:5] for r in rows}
-    edge = [r for r in rows if r[10] and r[5] != "epochs"]
-    capped = {r[:5] for r in rows if r[10] and r[5] == "epochs"}
+    cells, edge, capped = search_edges(rows)
     flagged = {r[:5] for r in edge}
     lines = ["", "## Search edges", "",
              f"{len(flagged)} of {len(cells)} searches ({len(flagged) / len(cells):.0%}) chose a value at an edge of "
