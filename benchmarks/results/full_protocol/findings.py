@@ -2,7 +2,7 @@
 
 Per (task, split), by the primary metric the leaderboard ranks: the kNN and majority baselines, the best encoder,
 how many encoders are above kNN, which of them with the paired 95 % interval (Student t over the shared seeds) of
-the gain above zero, how many are below kNN and below majority; per task, the searches that chose a value at a
+the gain above zero, how many with it below zero, how many are below kNN and below majority; per task, the searches that chose a value at a
 range edge (parameter counts) and those stopped at the epoch cap. Every statistic is geosrl.bench.report's."""
 import argparse
 from collections import Counter
@@ -15,10 +15,11 @@ from geosrl.bench.report import (aggregate, hparams_rows, metric_direction, pair
 from geosrl.tasks.fewshot import relative_gain_interval
 
 
-def significant(stat, knn, sign: int) -> str | None:
-    """``+0.0043 [+0.0024, +0.0062]`` when the paired 95 % t interval of the gain over kNN lies above zero."""
+def significant(stat, knn, sign: int, above: bool = True) -> str | None:
+    """``+0.0043 [+0.0024, +0.0062]`` when the paired 95 % t interval of the gain over kNN lies above zero
+    (below zero when ``above`` is false)."""
     ci = relative_gain_interval(dict(stat.by_seed), dict(knn.by_seed), sign)
-    if ci["n"] < 2 or not ci["low"] > 0:
+    if ci["n"] < 2 or not (ci["low"] > 0 if above else ci["high"] < 0):
         return None
     scale = abs(ci["reference"])  # the interval is relative to kNN's mean; shown in the metric's units
     return f"{ci['diff']:+.2g} [{ci['low'] * scale:+.2g}, {ci['high'] * scale:+.2g}]"
@@ -42,11 +43,13 @@ def main() -> None:
         gains = {e: paired_gain(table[e].get(metric), knn, sign) for e in encoders}
         above = [e for e in encoders if gains[e] and gains[e][0] > 0]
         sig = [f"{e} {text}" for e in above if (text := significant(table[e][metric], knn, sign))]
+        sig_below = [e for e in encoders if e not in above and significant(table[e][metric], knn, sign, above=False)]
         below_majority = [e for e in encoders if sign * (table[e][metric].mean - majority.mean) < 0]
         best = encoders[0]
         print(f"{task} · {split} ({metric}): kNN {knn.text()}, majority {majority.text()}; best {best} "
               f"{table[best][metric].text()}; {len(above)} of {len(encoders)} above kNN, "
               f"{len(encoders) - len(above)} not; significantly above: {sig or 'none'}; "
+              f"significantly below: {len(sig_below)}; "
               f"below majority: {below_majority or 'none'}")
     rows = hparams_rows(records)
     for task in sorted({r[0] for r in rows}):
