@@ -2,8 +2,9 @@
 
 Per (task, split), by the primary metric the leaderboard ranks: the kNN and majority baselines, the best encoder,
 how many encoders are above kNN, which of them with the paired 95 % interval (Student t over the shared seeds) of
-the gain above zero, how many with it below zero, how many are below kNN and below majority; per task, the searches that chose a value at a
-range edge (parameter counts) and those stopped at the epoch cap. Every statistic is geosrl.bench.report's."""
+the gain above zero, how many with it below zero, how many are below kNN and below majority; per task, the
+searches that chose a value at a range edge (parameter counts) and those stopped at the epoch cap. Every statistic
+is geosrl.bench.report's."""
 import argparse
 from collections import Counter
 from pathlib import Path
@@ -11,7 +12,7 @@ from pathlib import Path
 from geosrl.bench import store
 from geosrl.bench.maps import BASELINE_ROWS
 from geosrl.bench.report import (aggregate, hparams_rows, metric_direction, paired_gain, primary_metric,
-                                 ranked_encoders, search_edges)
+                                 ranked_encoders, reference_metric, search_edges)
 from geosrl.tasks.fewshot import relative_gain_interval
 
 
@@ -38,17 +39,19 @@ def main() -> None:
         if not all(b in table for b in BASELINE_ROWS):
             print(f"{task} · {split}: baselines not run yet (an unfinished task), left out")
             continue
-        knn, majority = table["knn"][metric], table["majority"][metric]
+        ref = reference_metric(table, "knn", metric)  # as the summary: image tasks compare location-only scores
+        knn, majority = table["knn"][ref], table["majority"][ref]
         encoders = [e for e in ranked_encoders(table, metric) if e not in BASELINE_ROWS]
-        gains = {e: paired_gain(table[e].get(metric), knn, sign) for e in encoders}
-        above = [e for e in encoders if gains[e] and gains[e][0] > 0]
-        sig = [f"{e} {text}" for e in above if (text := significant(table[e][metric], knn, sign))]
-        sig_below = [e for e in encoders if e not in above and significant(table[e][metric], knn, sign, above=False)]
-        below_majority = [e for e in encoders if sign * (table[e][metric].mean - majority.mean) < 0]
+        scores = {e: table[e][ref] for e in encoders if ref in table[e]}
+        above = [e for e, s in scores.items() if (g := paired_gain(s, knn, sign)) and g[0] > 0]
+        sig = [f"{e} {text}" for e in above if (text := significant(scores[e], knn, sign))]
+        sig_below = [e for e in scores if e not in above and significant(scores[e], knn, sign, above=False)]
+        below_majority = [e for e, s in scores.items() if sign * (s.mean - majority.mean) < 0]
         best = encoders[0]
-        print(f"{task} · {split} ({metric}): kNN {knn.text()}, majority {majority.text()}; best {best} "
-              f"{table[best][metric].text()}; {len(above)} of {len(encoders)} above kNN, "
-              f"{len(encoders) - len(above)} not; significantly above: {sig or 'none'}; "
+        versus = "" if ref == metric else f"; kNN compared on {ref}"
+        print(f"{task} · {split} ({metric}{versus}): kNN {knn.text()}, majority {majority.text()}; best {best} "
+              f"{table[best][metric].text()}; {len(above)} of {len(scores)} above kNN, "
+              f"{len(scores) - len(above)} not; significantly above: {sig or 'none'}; "
               f"significantly below: {len(sig_below)}; "
               f"below majority: {below_majority or 'none'}")
     rows = hparams_rows(records)

@@ -266,6 +266,12 @@ def headline_columns(table: Table) -> list[str]:
     return [m for m in metric_columns(table) if base(m) in _HEADLINE]
 
 
+def reference_metric(table: Table, reference: str, primary: str) -> str:
+    """The metric rows are compared to ``reference`` on: ``primary``, or its ``_location_only`` variant where the
+    reference has no ``primary`` (image tasks: a baseline has no image input)."""
+    return primary if primary in table.get(reference, {}) else primary + "_location_only"
+
+
 def render_table(table: Table, kind: str, reference: str | None = None,
                  columns: list[str] | None = None) -> list[str]:
     """Markdown table of one (task, split): rows = encoders ranked by the primary metric, best marked bold.
@@ -278,9 +284,7 @@ def render_table(table: Table, kind: str, reference: str | None = None,
     columns = metric_columns(table) if columns is None else columns
     primary = primary_metric(kind, metric_columns(table))
     best = {m: best_encoders(table, m) for m in columns}
-    ref_metric = primary
-    if reference and primary not in table.get(reference, {}):  # image tasks: a baseline has no image input
-        ref_metric = primary + "_location_only"
+    ref_metric = reference_metric(table, reference, primary) if reference else primary
     ref = table.get(reference, {}).get(ref_metric) if reference else None
     gain = [f"{ref_metric} vs {reference}"] if ref is not None else []
     header = ["encoder", "seeds"] + gain + [f"{m} {_ARROWS.get(metric_direction(m), '')}".strip() for m in columns]
