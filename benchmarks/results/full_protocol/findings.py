@@ -3,8 +3,9 @@
 Per (task, split), by the primary metric the leaderboard ranks: the kNN and majority baselines, the best encoder,
 how many encoders are above kNN, which of them with the paired 95 % interval (Student t over the shared seeds) of
 the gain above zero, how many with it below zero, how many are below kNN and below majority; per task, the
-searches that chose a value at a range edge (parameter counts) and those stopped at the epoch cap. Every statistic
-is geosrl.bench.report's."""
+searches that chose a value at a range edge (parameter counts) and those stopped at the epoch cap; for image tasks,
+image + location fusion against location alone (item 3: fusion must not fall below it). Every statistic is
+geosrl.bench.report's."""
 import argparse
 from collections import Counter
 from pathlib import Path
@@ -24,6 +25,29 @@ def significant(stat, knn, sign: int, above: bool = True) -> str | None:
         return None
     scale = abs(ci["reference"])  # the interval is relative to kNN's mean; shown in the metric's units
     return f"{ci['diff']:+.2g} [{ci['low'] * scale:+.2g}, {ci['high'] * scale:+.2g}]"
+
+
+def fusion(task: str, split: str, table, records: list[dict]) -> str | None:
+    """Image tasks: per encoder the fused primary score minus the location-only one (mean over seeds), how many
+    cells chose an image weight w > 0 on validation, and how many cells' fused test score is below location-only."""
+    if not any("top1_location_only" in s and "top1" in s for s in table.values()):
+        return None
+    cells = [r for r in records if r["task"] == task and r["split"] == split and "top1" in r["metrics"]]
+    gains = {e: s["top1"].mean - s["top1_location_only"].mean for e, s in table.items() if "top1" in s}
+    below = [r for r in cells if r["metrics"]["top1"] < r["metrics"]["top1_location_only"]]
+    weighted = [r for r in cells if r["chosen_hparams"].get("tuned", {}).get("image_weight", 0) > 0]
+    worst = min(below, key=lambda r: r["metrics"]["top1"] - r["metrics"]["top1_location_only"], default=None)
+    image_only = [r["metrics"]["top1_image_only"] for r in cells]
+    mean_gain = sum(gains.values()) / len(gains)
+    text = (f"{task} · {split} fusion: image-only top1 {min(image_only):.3f}–{max(image_only):.3f}; "
+            f"{len(weighted)} of {len(cells)} cells chose w > 0 on validation; fused − location-only top1 per "
+            f"encoder {min(gains.values()):+.3f} … {max(gains.values()):+.3f} (mean {mean_gain:+.3f}); "
+            f"encoders with fused mean below location-only: {sorted(e for e, g in gains.items() if g < 0) or 'none'}; "
+            f"cells below: {len(below)} of {len(cells)}")
+    if worst is not None:
+        m = worst["metrics"]
+        text += f" (worst {worst['cell_id']}: {m['top1']:.3f} vs {m['top1_location_only']:.3f})"
+    return text
 
 
 def main() -> None:
@@ -54,6 +78,8 @@ def main() -> None:
               f"{len(scores) - len(above)} not; significantly above: {sig or 'none'}; "
               f"significantly below: {len(sig_below)}; "
               f"below majority: {below_majority or 'none'}")
+        if line := fusion(task, split, table, records):
+            print(line)
     rows = hparams_rows(records)
     for task in sorted({r[0] for r in rows}):
         searches, edge, capped = search_edges([r for r in rows if r[0] == task])
