@@ -115,6 +115,22 @@ def test_predictions_csv_roundtrip_and_column_order(tmp_path: Path):
         store.write_predictions(path, {"lon": np.zeros(2), "lat": np.zeros(3)})
 
 
+def test_bar_charts_show_the_baselines_of_an_image_task_on_the_location_only_score():
+    # an image task: encoders have the fused top1 and its location-only variant, the baselines only the latter
+    recs = [record(e, s, {"top1": 0.8 + s / 100, "top1_location_only": 0.7 + s / 100}, kind="classification")
+            for e in ("enc", "enc2") for s in (0, 1)]
+    recs += [record(b, s, {"top1_location_only": v}, kind="classification")
+             for b, v in (("knn", 0.75), ("majority", 0.1)) for s in (0, 1)]
+    bars, metrics = report.bar_tables(*aggregate(recs))
+    assert metrics == {"t": "top1_location_only"}
+    assert set(bars["t"]["random"]) == {"enc", "enc2", "knn", "majority"}
+    assert bars["t"]["random"]["enc"][0] == pytest.approx(0.705) and bars["t"]["random"]["knn"][2] == 2
+    # a task whose baselines have the primary metric: the bars are the primary metric, baselines included
+    plain = [record(e, s, {"r2": 0.5}) for e in ("enc", "knn", "majority") for s in (0, 1)]
+    bars, metrics = report.bar_tables(*aggregate(plain))
+    assert metrics == {"t": "r2"} and set(bars["t"]["random"]) == {"enc", "knn", "majority"}
+
+
 def run_fake(tmp_path: Path, **kwargs) -> Path:
     out = tmp_path / "out"
     config = BenchConfig(tasks=["alpha", "beta", "gamma", "missing"], encoders=["enc_a", "enc_b"], seeds=[0, 1],

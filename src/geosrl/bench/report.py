@@ -514,14 +514,27 @@ def write_reports(out: Path, run: dict[str, Any], maps: bool = True) -> tuple[Ag
     write_summary(out, agg, kinds, run, records)
     store.atomic_write_text(out / "diagnostics.md", render_diagnostics(agg, kinds, run))
     if maps and records:
-        best, bars, primaries = {}, {}, {}
+        best = {}
         for (task, split), table in agg.items():
             primary = primary_metric(kinds[task], metric_columns(table))
             ranked = ranked_encoders(table, primary)  # the map shows the best encoder (its prediction surface)
             best[(task, split)] = ([e for e in ranked if e not in BASELINE_ROWS] or ranked)[0], primary
-            primaries[task] = primary
-            bars.setdefault(task, {})[split] = {enc: (ms[primary].mean, ms[primary].std, ms[primary].n)
-                                                for enc, ms in table.items() if primary in ms}
         write_maps(out, best, kinds, records)
-        write_bar_charts(out, bars, primaries)
+        write_bar_charts(out, *bar_tables(agg, kinds))
     return agg, kinds
+
+
+def bar_tables(agg: Aggregate, kinds: dict[str, str]) -> tuple[dict[str, dict[str, dict[str, tuple[float, float, int]]]],
+                                                             dict[str, str]]:
+    """The bar charts' data: task → split → row → ``(mean, std, n_seeds)``, and task → metric shown.
+
+    The metric is the one the summary compares each row with kNN on (``reference_metric``): the primary metric,
+    or for an image task its location-only variant, so that the baselines (no image input) have bars too."""
+    bars: dict[str, dict[str, dict[str, tuple[float, float, int]]]] = {}
+    metrics: dict[str, str] = {}
+    for (task, split), table in agg.items():
+        metric = reference_metric(table, "knn", primary_metric(kinds[task], metric_columns(table)))
+        metrics[task] = metric
+        bars.setdefault(task, {})[split] = {enc: (ms[metric].mean, ms[metric].std, ms[metric].n)
+                                            for enc, ms in table.items() if metric in ms}
+    return bars, metrics
