@@ -524,13 +524,12 @@ def write_reports(out: Path, run: dict[str, Any], maps: bool = True) -> tuple[Ag
     return agg, kinds
 
 
-def bar_tables(agg: Aggregate, kinds: dict[str, str]) -> tuple[dict[str, dict[str, dict[str, tuple[float, float, int]]]],
-                                                             dict[str, str]]:
+def bar_tables(agg: Aggregate, kinds: dict[str, str]) -> tuple[dict[str, dict[str, dict[str, tuple]]], dict[str, str]]:
     """The bar charts' data: task → split → row → ``(mean, std, n_seeds)``, and task → metric shown.
 
     The metric is the one the summary compares each row with kNN on (``reference_metric``): the primary metric,
     or for an image task its location-only variant, so that the baselines (no image input) have bars too."""
-    bars: dict[str, dict[str, dict[str, tuple[float, float, int]]]] = {}
+    bars: dict[str, dict[str, dict[str, tuple]]] = {}
     metrics: dict[str, str] = {}
     for (task, split), table in agg.items():
         metric = reference_metric(table, "knn", primary_metric(kinds[task], metric_columns(table)))
