@@ -129,6 +129,9 @@ def test_bar_charts_show_the_baselines_of_an_image_task_on_the_location_only_sco
     plain = [record(e, s, {"r2": 0.5}) for e in ("enc", "knn", "majority") for s in (0, 1)]
     bars, metrics = report.bar_tables(*aggregate(plain))
     assert metrics == {"t": "r2"} and set(bars["t"]["random"]) == {"enc", "knn", "majority"}
+    # a run without a kNN row (few-shot, or baselines not run): the primary metric
+    bars, metrics = report.bar_tables(*aggregate([record("enc", 0, {"r2": 0.5})]))
+    assert metrics == {"t": "r2"} and set(bars["t"]["random"]) == {"enc"}
 
 
 def run_fake(tmp_path: Path, **kwargs) -> Path:

@@ -268,8 +268,10 @@ def headline_columns(table: Table) -> list[str]:
 
 def reference_metric(table: Table, reference: str, primary: str) -> str:
     """The metric rows are compared to ``reference`` on: ``primary``, or its ``_location_only`` variant where the
-    reference has no ``primary`` (image tasks: a baseline has no image input)."""
-    return primary if primary in table.get(reference, {}) else primary + "_location_only"
+    reference has no ``primary`` but that variant (image tasks: a baseline has no image input). A table without
+    the reference row keeps ``primary``."""
+    row = table.get(reference, {})
+    return primary + "_location_only" if primary not in row and primary + "_location_only" in row else primary
 
 
 def render_table(table: Table, kind: str, reference: str | None = None,
