@@ -121,16 +121,16 @@ def test_bar_charts_show_the_baselines_of_an_image_task_on_the_location_only_sco
             for e in ("enc", "enc2") for s in (0, 1)]
     recs += [record(b, s, {"top1_location_only": v}, kind="classification")
              for b, v in (("knn", 0.75), ("majority", 0.1)) for s in (0, 1)]
-    bars, metrics = report.bar_tables(*aggregate(recs))
+    bars, metrics = report.bar_tables(*aggregate(recs), "knn")
     assert metrics == {"t": "top1_location_only"}
     assert set(bars["t"]["random"]) == {"enc", "enc2", "knn", "majority"}
     assert bars["t"]["random"]["enc"][0] == pytest.approx(0.705) and bars["t"]["random"]["knn"][2] == 2
     # a task whose baselines have the primary metric: the bars are the primary metric, baselines included
     plain = [record(e, s, {"r2": 0.5}) for e in ("enc", "knn", "majority") for s in (0, 1)]
-    bars, metrics = report.bar_tables(*aggregate(plain))
+    bars, metrics = report.bar_tables(*aggregate(plain), "knn")
     assert metrics == {"t": "r2"} and set(bars["t"]["random"]) == {"enc", "knn", "majority"}
     # a run without a kNN row (few-shot, or baselines not run): the primary metric
-    bars, metrics = report.bar_tables(*aggregate([record("enc", 0, {"r2": 0.5})]))
+    bars, metrics = report.bar_tables(*aggregate([record("enc", 0, {"r2": 0.5})]), "knn")
     assert metrics == {"t": "r2"} and set(bars["t"]["random"]) == {"enc"}
 
 

@@ -31,8 +31,8 @@ def border_km(test_lonlat: np.ndarray, test_y: np.ndarray, lonlat: np.ndarray, y
 def top1_by_bin(pred: dict[str, np.ndarray], dist: np.ndarray) -> list[float]:
     """Top-1 of the predictions in each distance bin (NaN for an empty bin)."""
     hit = pred["y_true"] == pred["y_pred"]
-    return [float(hit[(dist >= lo) & (dist < hi)].mean()) if ((dist >= lo) & (dist < hi)).any() else np.nan
-            for lo, hi in zip(BINS_KM[:-1], BINS_KM[1:])]
+    bins = [(dist >= lo) & (dist < hi) for lo, hi in zip(BINS_KM[:-1], BINS_KM[1:])]
+    return [float(hit[b].mean()) if b.any() else np.nan for b in bins]
 
 
 def main() -> None:

@@ -522,19 +522,22 @@ def write_reports(out: Path, run: dict[str, Any], maps: bool = True) -> tuple[Ag
             ranked = ranked_encoders(table, primary)  # the map shows the best encoder (its prediction surface)
             best[(task, split)] = ([e for e in ranked if e not in BASELINE_ROWS] or ranked)[0], primary
         write_maps(out, best, kinds, records)
-        write_bar_charts(out, *bar_tables(agg, kinds))
+        write_bar_charts(out, *bar_tables(agg, kinds, run.get("config", {}).get("reference")))
     return agg, kinds
 
 
-def bar_tables(agg: Aggregate, kinds: dict[str, str]) -> tuple[dict[str, dict[str, dict[str, tuple]]], dict[str, str]]:
+def bar_tables(agg: Aggregate, kinds: dict[str, str], reference: str | None
+               ) -> tuple[dict[str, dict[str, dict[str, tuple]]], dict[str, str]]:
     """The bar charts' data: task → split → row → ``(mean, std, n_seeds)``, and task → metric shown.
 
-    The metric is the one the summary compares each row with kNN on (``reference_metric``): the primary metric,
-    or for an image task its location-only variant, so that the baselines (no image input) have bars too."""
+    The metric is the one the summary compares each row with ``reference`` on (``reference_metric``; the run
+    config's ``reference``, ``knn`` for the encoder benchmark): the primary metric, or for an image task its
+    location-only variant, so that the baselines (no image input) have bars too."""
     bars: dict[str, dict[str, dict[str, tuple]]] = {}
     metrics: dict[str, str] = {}
     for (task, split), table in agg.items():
-        metric = reference_metric(table, "knn", primary_metric(kinds[task], metric_columns(table)))
+        primary = primary_metric(kinds[task], metric_columns(table))
+        metric = reference_metric(table, reference, primary) if reference else primary
         metrics[task] = metric
         bars.setdefault(task, {})[split] = {enc: (ms[metric].mean, ms[metric].std, ms[metric].n)
                                             for enc, ms in table.items() if metric in ms}
