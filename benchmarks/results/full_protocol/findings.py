@@ -4,8 +4,8 @@ Per (task, split), by the primary metric the leaderboard ranks: the kNN and majo
 how many encoders are above kNN, which of them with the paired 95 % interval (Student t over the shared seeds) of
 the gain above zero, how many with it below zero, how many are below kNN and below majority; per task, the
 searches that chose a value at a range edge (parameter counts) and those stopped at the epoch cap; for image tasks,
-image + location fusion against location alone (item 3: fusion must not fall below it). Every statistic is
-geosrl.bench.report's."""
+image + location fusion against location alone (item 3: fusion must not fall below it); for tasks with a softmax
+model beside the geo-prior one, the two protocols side by side (item 3). Every statistic is geosrl.bench.report's."""
 import argparse
 from collections import Counter
 from pathlib import Path
@@ -50,6 +50,23 @@ def fusion(task: str, split: str, table, records: list[dict]) -> str | None:
     return text
 
 
+def softmax_protocol(task: str, split: str, table, knn) -> str | None:
+    """Fully labelled multi-class tasks: the plain softmax model (``top1_softmax``) beside the geo-prior one the
+    leaderboard ranks — per encoder softmax − geo-prior top1 (mean over seeds), and softmax rows above kNN."""
+    pairs = {e: (s["top1_softmax"].mean, s["top1"].mean) for e, s in table.items() if "top1_softmax" in s}
+    if not pairs:
+        return None
+    diff = {e: soft - prior for e, (soft, prior) in pairs.items()}
+    best = max(pairs, key=lambda e: pairs[e][0])
+    above = sorted(e for e, (soft, _) in pairs.items() if soft > knn.mean)
+    sig = [f"{e} {text}" for e in above if (text := significant(table[e]["top1_softmax"], knn, 1))]
+    return (f"{task} · {split} softmax vs geo-prior (top1): softmax − geo-prior per encoder "
+            f"{min(diff.values()):+.3f} … {max(diff.values()):+.3f} (mean {sum(diff.values()) / len(diff):+.3f}; "
+            f"softmax higher for {sum(d > 0 for d in diff.values())} of {len(diff)}); best softmax {best} "
+            f"{table[best]['top1_softmax'].text()}; softmax means above kNN {knn.mean:.4f}: {above or 'none'}, "
+            f"significantly: {sig or 'none'}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("out", type=Path)
@@ -78,8 +95,9 @@ def main() -> None:
               f"{len(scores) - len(above)} not; significantly above: {sig or 'none'}; "
               f"significantly below: {len(sig_below)}; "
               f"below majority: {below_majority or 'none'}")
-        if line := fusion(task, split, table, records):
-            print(line)
+        for line in (fusion(task, split, table, records), softmax_protocol(task, split, table, knn)):
+            if line:
+                print(line)
     rows = hparams_rows(records)
     for task in sorted({r[0] for r in rows}):
         searches, edge, capped = search_edges([r for r in rows if r[0] == task])
