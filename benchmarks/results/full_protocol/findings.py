@@ -52,18 +52,19 @@ def fusion(task: str, split: str, table, records: list[dict]) -> str | None:
 
 def softmax_protocol(task: str, split: str, table, knn) -> str | None:
     """Fully labelled multi-class tasks: the plain softmax model (``top1_softmax``) beside the geo-prior one the
-    leaderboard ranks — per encoder softmax − geo-prior top1 (mean over seeds), and softmax rows above kNN."""
+    leaderboard ranks — per encoder softmax − geo-prior top1 (mean over seeds), and softmax rows above kNN (paired
+    over seeds, as the main line)."""
     pairs = {e: (s["top1_softmax"].mean, s["top1"].mean) for e, s in table.items() if "top1_softmax" in s}
     if not pairs:
         return None
     diff = {e: soft - prior for e, (soft, prior) in pairs.items()}
     best = max(pairs, key=lambda e: pairs[e][0])
-    above = sorted(e for e, (soft, _) in pairs.items() if soft > knn.mean)
+    above = sorted(e for e in pairs if (g := paired_gain(table[e]["top1_softmax"], knn)) and g[0] > 0)
     sig = [f"{e} {text}" for e in above if (text := significant(table[e]["top1_softmax"], knn, 1))]
     return (f"{task} · {split} softmax vs geo-prior (top1): softmax − geo-prior per encoder "
             f"{min(diff.values()):+.3f} … {max(diff.values()):+.3f} (mean {sum(diff.values()) / len(diff):+.3f}; "
             f"softmax higher for {sum(d > 0 for d in diff.values())} of {len(diff)}); best softmax {best} "
-            f"{table[best]['top1_softmax'].text()}; softmax means above kNN {knn.mean:.4f}: {above or 'none'}, "
+            f"{table[best]['top1_softmax'].text()}; softmax above kNN {knn.mean:.4f} (paired): {above or 'none'}, "
             f"significantly: {sig or 'none'}")
 
 
